@@ -1,0 +1,13 @@
+# The two commands of the README. Everything else is reachable from them.
+.PHONY: serve test
+
+# Set up, export the default model, build the site and serve it with COOP/COEP headers.
+serve:
+	scripts/bootstrap.sh
+	.venv/bin/python -m export
+	.venv/bin/python -m site_plugins.serve
+
+# Set up (including chromium) and run every test.
+test:
+	scripts/bootstrap.sh --browser
+	.venv/bin/python -m pytest
