@@ -16,7 +16,7 @@ done
 
 PY=${PYTHON:-python3}
 VENV=.venv
-stamp_key=$(cat pyproject.toml scripts/bootstrap.sh package.json package-lock.json 2>/dev/null | sha256sum | cut -c1-16)
+stamp_key=$( (cat pyproject.toml scripts/bootstrap.sh package.json package-lock.json 2>/dev/null || true) | sha256sum | cut -c1-16)
 stamp="$VENV/.bootstrap-$stamp_key"
 
 if [ ! -f "$stamp" ]; then
