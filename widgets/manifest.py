@@ -1,0 +1,173 @@
+"""Typed view of an artifact's manifest.json (schema_version 1).
+
+Export writes the manifest; everything downstream reads it through this module so that a
+missing or renamed field fails in one place with a message that names it.
+
+Example:
+
+    >>> m = Manifest.from_dict({
+    ...     "schema_version": 1,
+    ...     "model": {"name": "SmolLM2-135M-Instruct", "num_layers": 30, "context_length": 8192,
+    ...               "vocab_size": 49152},
+    ...     "tokenizer": {"file": "tokenizer.json", "special_tokens": {"<|im_end|>": 2},
+    ...                   "eos_id": 2, "stop_ids": [2]},
+    ...     "chat_template": {"text": "{{ messages }}", "features": {"think": False}},
+    ...     "onnx": {"file": "model.onnx", "inputs": {"input_ids": "input_ids"},
+    ...              "outputs": {"logits": "logits"},
+    ...              "cache": [{"layer": 0, "kind": "key", "input": "past.0.k",
+    ...                         "output": "present.0.k", "shape": [1, 3, "past", 64]}]},
+    ... })
+    >>> m.model.num_layers, m.tokenizer.stop_ids, m.onnx.cache[0].past_axis
+    (30, (2,), 2)
+
+Only plain ``json`` is used, so this runs in Pyodide as well as CPython.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+
+class ManifestError(ValueError):
+    """The manifest is missing a field or has a value of the wrong kind."""
+
+
+def _need(d: dict, key: str, where: str):
+    if key not in d:
+        raise ManifestError(f"manifest.json: missing {where}.{key}")
+    return d[key]
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str  # display name, e.g. "SmolLM2-135M-Instruct"
+    slug: str = ""  # folder-safe name used in URLs
+    architecture: str = "llama"  # "llama" | "qwen3" | "qwen3_5_text"
+    num_layers: int = 0
+    num_heads: int = 0
+    num_kv_heads: int = 0
+    head_dim: int = 0
+    hidden_size: int = 0
+    intermediate_size: int = 0
+    vocab_size: int = 0
+    context_length: int = 0  # the most tokens the model may hold, prompt and reply together
+    parameters: int = 0
+    tie_word_embeddings: bool = False
+    license: str = ""
+    source: dict = field(default_factory=dict)  # {"kind", "path", "sha256"} of the checkpoint
+
+
+@dataclass(frozen=True)
+class TokenizerInfo:
+    file: str  # tokenizer.json, relative to the artifact folder
+    special_tokens: dict  # text -> id, e.g. {"<|im_start|>": 1}
+    bos_id: int | None = None
+    eos_id: int | None = None
+    pad_id: int | None = None
+    stop_ids: tuple = ()  # generation ends when one of these is sampled
+
+
+@dataclass(frozen=True)
+class ChatTemplateInfo:
+    text: str  # the Jinja source
+    think: bool = False  # template understands enable_thinking
+    tools: bool = False  # template renders a tools block
+
+
+@dataclass(frozen=True)
+class CacheSpec:
+    layer: int
+    kind: str  # "key" | "value" (grow with tokens) | "conv" | "recurrent" (fixed-size state)
+    input: str  # graph input name fed with the cache so far
+    output: str  # graph output name holding the updated cache
+    shape: tuple  # ints are fixed sizes, the string "past" marks the axis that grows
+    dtype: str = "float32"
+
+    @property
+    def past_axis(self) -> int | None:
+        """Index of the axis that grows with tokens, or None for a state cache."""
+        return self.shape.index("past") if "past" in self.shape else None
+
+
+@dataclass(frozen=True)
+class OnnxInfo:
+    file: str  # model.onnx, relative to the artifact folder
+    input_ids: str  # graph input names...
+    position_ids: str | None
+    attention_mask: str | None
+    logits: str  # ...and the logits output, [1, seq, vocab] float32
+    cache: tuple  # CacheSpec per cache tensor, in graph order
+    sha256: str = ""
+    bytes: int = 0
+    quantization: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Manifest:
+    model: ModelInfo
+    tokenizer: TokenizerInfo
+    chat_template: ChatTemplateInfo
+    onnx: OnnxInfo
+    raw: dict  # the whole parsed file, for fields this view does not type (verification, files...)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Manifest":
+        version = d.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise ManifestError(f"manifest.json: schema_version {version!r}, expected {SCHEMA_VERSION}")
+        model = _need(d, "model", "")
+        known = ModelInfo.__dataclass_fields__
+        model_info = ModelInfo(**{k: v for k, v in model.items() if k in known})
+        tok = _need(d, "tokenizer", "")
+        tokenizer = TokenizerInfo(
+            file=tok.get("file", "tokenizer.json"),
+            special_tokens=dict(tok.get("special_tokens", {})),
+            bos_id=tok.get("bos_id"),
+            eos_id=tok.get("eos_id"),
+            pad_id=tok.get("pad_id"),
+            stop_ids=tuple(_need(tok, "stop_ids", "tokenizer")),
+        )
+        tpl = _need(d, "chat_template", "")
+        features = tpl.get("features", {})
+        template = ChatTemplateInfo(
+            text=_need(tpl, "text", "chat_template"),
+            think=bool(features.get("think", False)),
+            tools=bool(features.get("tools", False)),
+        )
+        ox = _need(d, "onnx", "")
+        inputs = _need(ox, "inputs", "onnx")
+        cache = tuple(
+            CacheSpec(
+                layer=c["layer"], kind=c["kind"], input=c["input"], output=c["output"],
+                shape=tuple(c["shape"]), dtype=c.get("dtype", "float32"),
+            )
+            for c in ox.get("cache", [])
+        )
+        onnx = OnnxInfo(
+            file=ox.get("file", "model.onnx"),
+            input_ids=_need(inputs, "input_ids", "onnx.inputs"),
+            position_ids=inputs.get("position_ids"),
+            attention_mask=inputs.get("attention_mask"),
+            logits=_need(_need(ox, "outputs", "onnx"), "logits", "onnx.outputs"),
+            cache=cache,
+            sha256=ox.get("sha256", ""),
+            bytes=ox.get("bytes", 0),
+            quantization=dict(ox.get("quantization", {})),
+        )
+        return cls(model=model_info, tokenizer=tokenizer, chat_template=template, onnx=onnx, raw=d)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Manifest":
+        return cls.from_dict(json.loads(text))
+
+    @classmethod
+    def load(cls, path) -> "Manifest":
+        """Read ``path`` (the manifest.json file, or the artifact folder holding it)."""
+        p = Path(path)
+        if p.is_dir():
+            p = p / "manifest.json"
+        return cls.from_json(p.read_text(encoding="utf-8"))
