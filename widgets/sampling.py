@@ -156,16 +156,16 @@ def top_p_filter(probs: list, p: float) -> int:
     return len(probs)
 
 
-def sample(c: Candidates, config: SamplingConfig, *, seen: set | None = None,
-           rng: random.Random | None = None) -> int:
-    """Pick the next token id from ``c`` under ``config``.
+def distribution(c: Candidates, config: SamplingConfig, seen: set | None = None) -> list:
+    """The tokens that may come next and their probabilities, best first, as (id, p) pairs.
 
-    ``seen`` holds the ids already in the context (for the repetition penalty); ``rng`` is the
-    seeded generator, kept by the caller across tokens so a whole reply is reproducible.
+    >>> distribution(Candidates(ids=[5, 9, 2], logits=[3.0, 3.0, -1.0]),
+    ...              SamplingConfig(temperature=1.0, top_k=2, top_p=1.0))
+    [(5, 0.5), (9, 0.5)]
     """
     pairs = penalise(c.pairs(), seen or set(), config.repetition_penalty)
     if config.greedy:
-        return best(pairs, 1)[0][0]
+        return [(best(pairs, 1)[0][0], 1.0)]
     k = config.top_k if config.top_k > 0 else len(pairs)
     kept = best(pairs, k)
     t = config.temperature
@@ -173,17 +173,32 @@ def sample(c: Candidates, config: SamplingConfig, *, seen: set | None = None,
     # Subtracting the best score keeps exp() in range, as softmax implementations do.
     weights = [math.exp(s / t - top) for _, s in kept]
     total = math.fsum(weights)
+    probs = [w / total for w in weights]
     if config.top_p < 1.0:
-        n = top_p_filter([w / total for w in weights], config.top_p)
-        kept, weights = kept[:n], weights[:n]
-        total = math.fsum(weights)
-    r = (rng or random).random() * total
+        n = top_p_filter(probs, config.top_p)
+        total = math.fsum(probs[:n])
+        probs = [q / total for q in probs[:n]]
+    return [(i, q) for (i, _), q in zip(kept, probs)]
+
+
+def sample(c: Candidates, config: SamplingConfig, *, seen: set | None = None,
+           rng: random.Random | None = None) -> int:
+    """Pick the next token id from ``c`` under ``config``.
+
+    ``seen`` holds the ids already in the context (for the repetition penalty); ``rng`` is the
+    seeded generator, kept by the caller across tokens so a whole reply is reproducible
+    (``random.Random`` is the same Mersenne Twister in CPython and Pyodide).
+    """
+    dist = distribution(c, config, seen)
+    if len(dist) == 1:
+        return dist[0][0]  # greedy draws no random number, so seeds stay aligned
+    r = (rng or random).random()
     acc = 0.0
-    for (i, _), w in zip(kept, weights):
-        acc += w
+    for i, q in dist:
+        acc += q
         if r < acc:
             return i
-    return kept[-1][0]
+    return dist[-1][0]
 
 
 def top_candidates(logits: list, n: int) -> Candidates:
