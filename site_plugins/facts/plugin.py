@@ -1,0 +1,65 @@
+"""Replaces `{{ model.FACT }}` in Markdown with a fact of the shipped model, so no page types
+a number that the export could change.
+
+    The model has {{ model.num_layers }} layers.   ->   The model has 30 layers.
+    Its end-of-turn token has id {{ model.id <|im_end|> }}.   ->   ... id 2.
+
+Unknown facts stop the build with one line naming the page and the placeholder.
+"""
+from __future__ import annotations
+
+import re
+
+from mkdocs.exceptions import PluginError
+from mkdocs.plugins import BasePlugin
+
+from .config import FactsConfig
+
+PLACEHOLDER = re.compile(r"\{\{\s*model\.([a-z_]+)(?:\s+(\S+))?\s*\}\}")
+
+
+def facts_from_manifest(manifest: dict) -> dict:
+    """Plain-text facts: {"num_layers": "30", "parameters_m": "134.5", ...}."""
+    m, onnx, tok = manifest["model"], manifest["onnx"], manifest["tokenizer"]
+    facts = {key: f"{m[key]:,}" for key in ("num_layers", "num_heads", "num_kv_heads", "hidden_size",
+                                            "intermediate_size", "vocab_size", "context_length")}
+    facts.update(
+        name=m["name"],
+        architecture=m["architecture"],
+        parameters_m=f"{m['parameters'] / 1e6:.1f}",
+        file_mb=f"{onnx['bytes'] / 1e6:.0f}",
+        quantization=onnx["quantization"]["weights"],
+        special_tokens_count=str(len(tok["special_tokens"])),
+    )
+    rows = "\n".join(f"| `{t}` | {i} |" for t, i in sorted(tok["special_tokens"].items(), key=lambda kv: kv[1]))
+    facts["special_tokens_table"] = "| Special token | Id |\n|---|---|\n" + rows
+    return facts
+
+
+def fill(markdown: str, manifest: dict, page: str = "page") -> str:
+    facts = facts_from_manifest(manifest)
+    specials = manifest["tokenizer"]["special_tokens"]
+
+    def one(match):
+        key, arg = match.group(1), match.group(2)
+        if key == "id":
+            if arg not in specials:
+                raise PluginError(f"llmb-facts: {page}: {match.group(0)} names no special token of the manifest")
+            return str(specials[arg])
+        if key not in facts or arg is not None:
+            raise PluginError(f"llmb-facts: {page}: unknown placeholder {match.group(0)}; "
+                              f"known: {', '.join(sorted(facts))}, id <token>")
+        return facts[key]
+
+    return PLACEHOLDER.sub(one, markdown)
+
+
+class FactsPlugin(BasePlugin[FactsConfig]):
+    def on_page_markdown(self, markdown, *, page, config, files):
+        if not self.config.enabled or "{{" not in markdown:
+            return markdown
+        models = config.plugins.get(self.config.models_plugin)
+        if models is None or not models.config.enabled or models.manifest is None:
+            raise PluginError(f"llmb-facts: {page.file.src_uri} uses {{{{ model.* }}}} but "
+                              f"plugin {self.config.models_plugin} has no manifest loaded")
+        return fill(markdown, models.manifest, page.file.src_uri)
