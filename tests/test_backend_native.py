@@ -1,0 +1,89 @@
+"""The native onnxruntime backend on a tiny random Llama: logits against torch, cache cutting,
+candidate reads, and greedy generation through the loop against transformers' generate."""
+
+import asyncio
+
+import numpy as np
+import pytest
+import torch
+
+from tiny_onnx import VOCAB, export_tiny
+from widgets.backend import Backend
+from widgets.backend_native import NativeBackend
+from widgets.generation import GenerationConfig, Generator
+from widgets.sampling import GREEDY
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    model = export_tiny(folder)
+    return folder, model
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def torch_last_logits(model, ids):
+    with torch.no_grad():
+        return model(torch.tensor([ids])).logits[0, -1].numpy()
+
+
+def full_row(backend):
+    return np.array(run(backend.top(VOCAB)).logits)
+
+
+def test_feed_matches_torch_in_prefill_and_decode(tiny):
+    folder, model = tiny
+    backend = NativeBackend.from_artifact(folder)
+    assert isinstance(backend, Backend) and backend.vocab_size == VOCAB and backend.max_length == 256
+    ids = [1, 17, 42, 99, 5, 250, 7]
+    run(backend.feed(ids[:5]))
+    np.testing.assert_allclose(full_row(backend), torch_last_logits(model, ids[:5]), atol=1e-4)
+    for n in (6, 7):  # one token at a time, on top of the cache
+        run(backend.feed([ids[n - 1]]))
+        np.testing.assert_allclose(full_row(backend), torch_last_logits(model, ids[:n]), atol=1e-4)
+    assert backend.length == 7
+
+
+def test_truncate_is_the_same_as_never_having_fed_the_tail(tiny):
+    folder, model = tiny
+    backend = NativeBackend.from_artifact(folder)
+    run(backend.feed([1, 2, 3, 4, 5, 6]))
+    assert backend.truncate(3) == 3 and backend.length == 3
+    run(backend.feed([200, 201]))
+    np.testing.assert_allclose(full_row(backend), torch_last_logits(model, [1, 2, 3, 200, 201]), atol=1e-4)
+    assert backend.truncate(99) == 5
+    backend.reset()
+    assert backend.length == 0
+    with pytest.raises(ValueError):
+        run(backend.feed(list(range(257))))
+
+
+def test_top_candidates_are_the_best_scores(tiny):
+    folder, _ = tiny
+    backend = NativeBackend.from_artifact(folder)
+    run(backend.feed([1, 50, 60]))
+    row = full_row(backend)
+    c = run(backend.top(10))
+    assert sorted(c.ids) == sorted(np.argsort(-row, kind="stable")[:10].tolist())
+    assert c.logits == pytest.approx(row[c.ids].tolist())
+    assert run(backend.top(1)).ids == [int(np.argmax(row))]
+
+
+def test_greedy_loop_equals_transformers_generate(tiny):
+    folder, model = tiny
+    backend = NativeBackend.from_artifact(folder)
+    gen = Generator(backend, lambda i: b"", stop_ids=[])  # no stop: compare full budgets
+    history = []
+    for turn, new in enumerate([[1, 5, 9, 13], [77, 78], [150, 3, 3, 3, 9]]):
+        prompt = history + new
+        r = run(gen.generate(prompt, GenerationConfig(12, GREEDY)))
+        with torch.no_grad():
+            ref = model.generate(torch.tensor([prompt]), max_new_tokens=12, do_sample=False,
+                                 eos_token_id=None, pad_token_id=0)[0, len(prompt):].tolist()
+        assert r.ids == ref
+        if turn:
+            assert r.reused_tokens == len(history) - 1  # only the new tokens (and the last reply token) ran
+        history = prompt + r.ids

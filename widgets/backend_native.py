@@ -1,0 +1,120 @@
+"""``backend.Backend`` over native onnxruntime: the one module that imports it (CPython only).
+
+The artifact's model.onnx is a single graph for prefill and decode: it takes the new token ids,
+their positions and the caches so far, and returns logits for the new positions and the grown
+caches. Input, output and cache names come from the manifest. Caches stay here as numpy arrays;
+only the last position's best scores cross into the loop, as Python floats.
+
+Example (needs an exported artifact folder):
+
+    >>> import asyncio                                                  # doctest: +SKIP
+    >>> backend = NativeBackend.from_artifact("artifacts/smollm2-135m-instruct-q4")
+    >>> asyncio.run(backend.feed([1, 9690, 198])); backend.length
+    3
+    >>> len(asyncio.run(backend.top(40)).ids), backend.truncate(1)
+    (40, 1)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+
+from .manifest import Manifest
+from .sampling import Candidates
+
+_DTYPES = {"tensor(float)": np.float32, "tensor(float16)": np.float16, "tensor(int64)": np.int64,
+           "tensor(int32)": np.int32}
+
+
+class NativeBackend:
+    def __init__(self, model_path, manifest: Manifest, *, max_length: int | None = None,
+                 threads: int | None = None):
+        options = ort.SessionOptions()
+        if threads:
+            options.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
+        spec = manifest.onnx
+        self.vocab_size = manifest.model.vocab_size
+        window = manifest.model.context_length
+        self._max_length = min(window, max_length) if max_length else window
+        types = {i.name: _DTYPES[i.type] for i in self.session.get_inputs()}
+        self._ids_name, self._ids_type = spec.input_ids, types[spec.input_ids]
+        self._pos_name = spec.position_ids
+        self._pos_type = types.get(spec.position_ids, np.int64)
+        self._mask_name = spec.attention_mask
+        self._mask_type = types.get(spec.attention_mask, np.int64)
+        self._cache = spec.cache
+        self._outputs = [spec.logits] + [c.output for c in spec.cache]
+        self._cache_types = [types[c.input] for c in spec.cache]
+        self._rewindable = all(c.past_axis is not None for c in spec.cache)
+        self.reset()
+
+    @classmethod
+    def from_artifact(cls, folder, **kwargs) -> "NativeBackend":
+        """The backend for an artifact folder (model.onnx + manifest.json)."""
+        manifest = Manifest.load(folder)
+        return cls(Path(folder) / manifest.onnx.file, manifest, **kwargs)
+
+    @property
+    def length(self) -> int:
+        return self._length
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    def reset(self) -> None:
+        # Empty key/value caches (length 0 along "past") and zero state caches.
+        self._values = [
+            np.zeros([0 if d == "past" else d for d in c.shape], dtype=t)
+            for c, t in zip(self._cache, self._cache_types)
+        ]
+        self._length = 0
+        self._last = None
+
+    async def feed(self, ids: list) -> None:
+        n = len(ids)
+        if n == 0:
+            raise ValueError("feed needs at least one token")
+        if self._length + n > self._max_length:
+            raise ValueError(f"cache would hold {self._length + n} > {self._max_length} tokens")
+        feeds = {self._ids_name: np.array([ids], dtype=self._ids_type)}
+        if self._pos_name:
+            feeds[self._pos_name] = np.arange(self._length, self._length + n, dtype=self._pos_type)[None]
+        if self._mask_name:
+            feeds[self._mask_name] = np.ones((1, self._length + n), dtype=self._mask_type)
+        for c, v in zip(self._cache, self._values):
+            feeds[c.input] = v
+        logits, *values = self.session.run(self._outputs, feeds)
+        self._values = values
+        self._last = logits[0, -1]
+        self._length += n
+
+    async def top(self, n: int) -> Candidates:
+        row = self._last
+        if row is None:
+            raise RuntimeError("top() before feed()")
+        if n >= row.shape[0]:
+            return Candidates(ids=None, logits=row.tolist())
+        if n == 1:
+            i = int(np.argmax(row))  # first maximum: ties go to the lower id
+            return Candidates(ids=[i], logits=[float(row[i])])
+        ids = np.argpartition(row, -n)[-n:]
+        return Candidates(ids=ids.tolist(), logits=row[ids].tolist())
+
+    def truncate(self, n: int) -> int:
+        if n >= self._length:
+            return self._length
+        if not self._rewindable:
+            self.reset()  # a state cache cannot forget its tail; start over
+            return 0
+        self._values = [
+            np.ascontiguousarray(v[(slice(None),) * c.past_axis + (slice(0, n),)])
+            for c, v in zip(self._cache, self._values)
+        ]
+        self._length = n
+        self._last = None
+        return n
