@@ -145,5 +145,7 @@ def test_render_shows_computed_numbers_and_controls():
 
 
 def test_initial_state_names_the_missing_demos():
-    with pytest.raises(ValueError, match="demos"):
+    with pytest.raises(ValueError, match="artifact_dir"):
         P.initial_state({}, {})
+    with pytest.raises(ValueError, match="demos"):
+        P.initial_state({}, {"demos": {"preference": {"prompt": "another prompt"}}})

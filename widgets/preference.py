@@ -196,7 +196,8 @@ AGREE = 0.9  # share of comparisons that side with the reader's pick
 
 def initial_state(options, ctx):
     """State of the widget before any click; log-likelihoods come from the build's demos.json."""
-    pref = ((ctx or {}).get("demos") or {}).get("preference") or {}
+    from .demos import from_ctx
+    pref = from_ctx(ctx).get("preference") or {}
     if pref.get("prompt") != PROMPT or set(pref.get("answers", {})) != {"A", "B"}:
         raise ValueError("demos.json has no preference log-likelihoods for this pair: "
                          "rebuild them with `python -m widgets.demos`")

@@ -1,0 +1,180 @@
+"""Base vs assistant: one prompt, two real lanes and one labelled illustration.
+
+The real lanes are the shipped model itself, fed the same question two ways: as bare text (the
+way a base model is prompted) and wrapped in its chat template. Both were generated greedily at
+build time by widgets/demos.py; "Run live" regenerates them in the browser with the same loop and
+says whether every token matches. The third lane is written by hand to show what a model with no
+post-training at all tends to do, and says so.
+"""
+
+from __future__ import annotations
+
+import copy
+from html import escape
+
+from .generation import GenerationConfig
+from .sampling import GREEDY
+
+RUN_ACTIONS = ("run",)
+CANCEL_ACTIONS = ("stop",)
+
+# What a pure base model often writes after each prompt: web-like continuations, written by hand.
+ILLUSTRATIONS = {
+    "What is 2 + 2?": "\nWhat is 3 + 5?\nWhat is 10 − 4?\nWhat is 6 × 7?\n\nWorksheet 1: adding "
+                      "and subtracting. The answer key is on page 12.",
+    "Give me three tips for sleeping better.": " I go to bed at eleven and lie awake until three. "
+                                               "I have tried tea and counting sheep. Anything else? "
+                                               "Thanks in advance!\n\nReply #1:",
+    "Translate 'good morning' into French.": "\nTranslate 'good night' into French.\nTranslate "
+                                             "'thank you' into Spanish.\n\nExercise 4: greetings "
+                                             "around the world",
+}
+LANES = (("raw", "The same model, fed the bare text"),
+         ("chat", "The same model, fed the chat template"))
+
+
+def initial_state(options, ctx):
+    from .demos import PROMPTS, from_ctx
+    demos = from_ctx(ctx)
+    manifest = (ctx or {}).get("manifest") or {}
+    files = manifest.get("files", {})
+    lanes = {}
+    for prompt in PROMPTS:
+        lanes[prompt] = {lane: {"prompt_ids": d["prompt_ids"], "ids": d["ids"], "text": d["text"],
+                                "finish": d["finish"]} for lane, d in demos["lanes"][prompt].items()}
+    return {
+        "prompts": list(PROMPTS),
+        "current": int(options.get("prompt", 0)),
+        "lanes": lanes,
+        "inputs": {p: {lane: _input_text(ctx, lane_d["prompt_ids"]) for lane, lane_d in l.items()}
+                   for p, l in lanes.items()},
+        "max_new_tokens": demos["max_new_tokens"],
+        "model": {"name": demos["model"]["name"], "path": (ctx or {}).get("model_path", ""),
+                  "bytes": sum(f.get("bytes", 0) for f in files.values())},
+        "specials": sorted(manifest.get("tokenizer", {}).get("special_tokens", {}), key=len, reverse=True),
+        "phase": "idle",  # idle | running
+        "live": {},  # lane -> {"text", "ids", "match"} for the current prompt
+        "status": "",
+    }
+
+
+def _input_text(ctx, ids):
+    """The exact text of the prompt ids, decoded with the artifact's tokenizer."""
+    from pathlib import Path
+
+    from .tokenizer import Tokenizer
+    folder = Path(ctx["artifact_dir"])
+    tok = Tokenizer.from_file(folder / (ctx.get("manifest") or {}).get("tokenizer", {}).get("file", "tokenizer.json"))
+    return tok.decode(ids)
+
+
+def update(state, action, value):
+    s = copy.deepcopy(state)
+    if action == "prompt" and value is not None and value.isdigit() and int(value) < len(s["prompts"]):
+        if int(value) != s["current"]:
+            s["current"], s["live"], s["status"] = int(value), {}, ""
+    elif action == "stop" and s["phase"] == "running":
+        s["status"] = "Stopping…"
+    return s
+
+
+async def run(state, action, value, runtime):
+    """Regenerate both real lanes in the browser, greedily, and compare them token by token."""
+    from .demos import lane_prompts
+    if action != "run" or state["phase"] != "idle":
+        return
+    s = copy.deepcopy(state)
+    prompt = s["prompts"][s["current"]]
+    s.update(phase="running", live={}, status="Loading the model…")
+    runtime.show(s)
+
+    def progress(file, loaded, total, source):
+        s["status"] = f"Loading {file}: {loaded / 1e6:.0f} of {total / 1e6:.0f} MB"
+        runtime.show(s)
+
+    try:
+        model = await runtime.load_model(s["model"]["path"], "auto", progress)
+        ids = lane_prompts(model.tokenizer, model.info.chat_template.text, prompt)
+        for lane, _ in LANES:
+            pre = s["lanes"][prompt][lane]
+            live = {"text": "", "ids": [], "match": None}
+            s["live"][lane] = live
+            s["status"] = f"Generating the {lane} lane…"
+
+            def on_text(piece, live=live):
+                live["text"] += piece
+                runtime.show(s)
+
+            result = await model.generator.generate(
+                ids[lane], GenerationConfig(s["max_new_tokens"], GREEDY), on_text=on_text,
+                cancel=runtime.cancel)
+            live.update(text=result.text, ids=result.ids,
+                        match=ids[lane] == pre["prompt_ids"] and result.ids == pre["ids"])
+            if result.finish_reason == "cancelled":
+                break
+    except Exception as e:  # the reader sees why; the precomputed lanes stay as they were
+        s.update(phase="idle", status=f"Could not run the model here: {e}")
+        yield s
+        return
+    done = [d["match"] for d in s["live"].values()]
+    same = len(done) == len(LANES) and all(done)
+    s.update(phase="idle", status="Both lanes match the build-time text, token for token." if same
+             else "The live run differs from the build-time text (see the lanes).")
+    yield s
+
+
+def _specials(text, specials):
+    """Escape text and mark the special tokens in it."""
+    out = escape(text)
+    for tok in specials:
+        out = out.replace(escape(tok), f'<mark class="llmb-special">{escape(tok)}</mark>')
+    return out
+
+
+def _lane(title, kind, input_text, output, foot, specials=()):
+    inp = (f'<details class="llmb-lane-input"><summary>What the model saw</summary>'
+           f'<pre>{_specials(input_text, specials)}</pre></details>' if input_text is not None else "")
+    return (f'<section class="llmb-lane llmb-lane--{kind}" aria-label="{escape(title)}">'
+            f'<h4 class="llmb-lane-title">{escape(title)}</h4>{inp}'
+            f'<pre class="llmb-lane-output" data-lane="{kind}">{escape(output)}</pre>'
+            f'<p class="llmb-lane-foot">{foot}</p></section>')
+
+
+def render(state):
+    prompt = state["prompts"][state["current"]]
+    busy = state["phase"] == "running"
+    picker = "".join(
+        f'<button type="button" class="llmb-btn" data-action="prompt" data-value="{i}" '
+        f'aria-pressed="{"true" if i == state["current"] else "false"}"{" disabled" if busy else ""}>'
+        f'{escape(p)}</button>' for i, p in enumerate(state["prompts"]))
+    lanes = []
+    for kind, title in LANES:
+        pre = state["lanes"][prompt][kind]
+        live = state["live"].get(kind)
+        foot = (f"Real output of {escape(state['model']['name'])}: greedy, computed when this page "
+                f"was built ({len(pre['ids'])} tokens, {'stopped at end-of-turn' if pre['finish'] == 'stop' else 'cut at the token limit'}).")
+        text = pre["text"]
+        if live is not None:
+            text = live["text"]
+            if live["match"] is True:
+                foot = "Generated live in your browser: identical to the build-time text, token for token."
+            elif live["match"] is False:
+                foot = (f"Generated live in your browser: differs from the build-time text, which was: "
+                        f"“{escape(pre['text'])}”")
+            else:
+                foot = "Generating live in your browser…"
+        lanes.append(_lane(title, kind, state["inputs"][prompt][kind], text, foot, state["specials"]))
+    lanes.append(_lane("Illustration: a model with no post-training", "illustration", None,
+                       ILLUSTRATIONS[prompt],
+                       "Written by hand, not generated: this site ships no base checkpoint. It shows "
+                       "the kind of web-like continuation a pure base model tends to produce."))
+    mb = state["model"]["bytes"] / 1e6
+    run = (f'<button type="button" class="llmb-btn llmb-btn--primary" data-action="run"'
+           f'{" disabled" if busy else ""}>Run live in your browser'
+           f'{f" (loads the model, {mb:.0f} MB)" if mb else ""}</button>')
+    stop = ('<button type="button" class="llmb-btn" data-action="stop">Stop</button>' if busy else "")
+    return (f'<div class="llmb-bva">'
+            f'<div class="llmb-row" role="group" aria-label="Prompt">{picker}</div>'
+            f'<div class="llmb-lanes">{"".join(lanes)}</div>'
+            f'<div class="llmb-row">{run}{stop}<span class="llmb-status" role="status" '
+            f'data-status>{escape(state["status"])}</span></div></div>')

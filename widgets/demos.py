@@ -1,0 +1,152 @@
+"""Build-time precompute for the chapter's widgets: what needs the model, done once per model.
+
+``demos.json`` sits in the artifact folder next to model.onnx and holds
+  - ``lanes``: for each base-vs-assistant prompt, the shipped model's greedy continuation of the
+    raw prompt and of the chat-formatted prompt (ids and text), made by the same generation loop
+    the browser runs, here over native onnxruntime;
+  - ``preference``: the log-likelihood the model gives each of the two answers of the preference
+    widget, after the chat-formatted prompt, with their token counts.
+It is keyed by the model's sha256 and the inputs below, so changing either recomputes it.
+
+    python -m widgets.demos artifacts/smollm2-135m-instruct-q4     # (re)compute and print
+
+In the browser nothing here runs: the widgets' states were rendered into the page at build time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import math
+from pathlib import Path
+
+from .generation import GenerationConfig, Generator
+from .sampling import GREEDY
+
+VERSION = 1
+FILE = "demos.json"
+MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
+
+# Prompts of the base-vs-assistant widget.
+PROMPTS = (
+    "What is 2 + 2?",
+    "Give me three tips for sleeping better.",
+    "Translate 'good morning' into French.",
+)
+
+
+def inputs_key(model_sha256: str) -> str:
+    """Hash of everything demos.json depends on."""
+    from . import preference
+    blob = json.dumps([VERSION, model_sha256, PROMPTS, MAX_NEW_TOKENS, preference.PROMPT,
+                       preference.ANSWERS], sort_keys=True)
+    return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def lane_prompts(tokenizer, template: str, prompt: str) -> dict:
+    """Token ids of both lanes: the bare text, and the text as a user turn of the chat template.
+
+    Only the template may produce special tokens; the user's text is encoded as plain text.
+    """
+    from .chat_template import render
+    chat = render(template, [{"role": "user", "content": prompt}], add_generation_prompt=True)
+    return {"raw": tokenizer.encode(prompt), "chat": tokenizer.encode_with_special_tokens(chat)}
+
+
+async def greedy_lane(generator: Generator, ids: list, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+    """The greedy continuation of ``ids``, as the widget stores and compares it."""
+    result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY))
+    return {"prompt_ids": list(ids), "ids": result.ids, "text": result.text,
+            "finish": result.finish_reason}
+
+
+def log_softmax_at(logits: list, index: int) -> float:
+    """log p(index) from raw logits, in plain Python (stable)."""
+    top = max(logits)
+    return logits[index] - top - math.log(sum(math.exp(x - top) for x in logits))
+
+
+async def sequence_logprob(backend, prompt: list, continuation: list) -> float:
+    """Sum of log p(token) over ``continuation``, each given the prompt and the tokens before it."""
+    backend.reset()
+    await backend.feed(prompt)
+    total = 0.0
+    for i, token in enumerate(continuation):
+        row = await backend.top(backend.vocab_size)
+        total += log_softmax_at(row.logits, token)
+        if i + 1 < len(continuation):
+            await backend.feed([token])
+    backend.reset()
+    return total
+
+
+async def compute(artifact_dir) -> dict:
+    """Run the model over every demo input (native onnxruntime; about ten seconds on a laptop)."""
+    from . import preference
+    from .backend_native import NativeBackend
+    from .manifest import Manifest
+    from .tokenizer import Tokenizer
+
+    folder = Path(artifact_dir)
+    manifest = Manifest.load(folder)
+    tokenizer = Tokenizer.from_file(folder / manifest.tokenizer.file)
+    backend = NativeBackend.from_artifact(folder)
+    template = manifest.chat_template.text
+    generator = Generator(backend, tokenizer.id_to_bytes, manifest.tokenizer.stop_ids)
+    lanes = {}
+    for prompt in PROMPTS:
+        lanes[prompt] = {}
+        for lane, ids in lane_prompts(tokenizer, template, prompt).items():
+            lanes[prompt][lane] = await greedy_lane(generator, ids)
+    generator.forget()
+
+    end = manifest.tokenizer.special_tokens.get("<|im_end|>", manifest.tokenizer.stop_ids[0])
+    prompt_ids = lane_prompts(tokenizer, template, preference.PROMPT)["chat"]
+    logp, tokens = {}, {}
+    for key, answer in preference.ANSWERS.items():
+        ids = tokenizer.encode(answer) + [end]
+        logp[key] = await sequence_logprob(backend, prompt_ids, ids)
+        tokens[key] = len(ids)
+    return {
+        "key": inputs_key(manifest.onnx.sha256),
+        "model": {"name": manifest.model.name, "sha256": manifest.onnx.sha256},
+        "max_new_tokens": MAX_NEW_TOKENS,
+        "lanes": lanes,
+        "preference": {"prompt": preference.PROMPT, "answers": preference.ANSWERS,
+                       "logp": logp, "tokens": tokens},
+    }
+
+
+def ensure(artifact_dir) -> dict:
+    """demos.json of ``artifact_dir``, recomputed when missing or made for other inputs."""
+    from .manifest import Manifest
+    folder = Path(artifact_dir)
+    path = folder / FILE
+    key = inputs_key(Manifest.load(folder).onnx.sha256)
+    if path.is_file():
+        demos = json.loads(path.read_text(encoding="utf-8"))
+        if demos.get("key") == key:
+            return demos
+    demos = asyncio.run(compute(folder))
+    path.write_text(json.dumps(demos, ensure_ascii=False, indent=1), encoding="utf-8")
+    return demos
+
+
+def from_ctx(ctx: dict) -> dict:
+    """The demos for a widget's build context: ``ctx["demos"]`` if given, else the artifact's."""
+    ctx = ctx or {}
+    if ctx.get("demos") is not None:
+        return ctx["demos"]
+    if not ctx.get("artifact_dir"):
+        raise ValueError("no artifact_dir in the build context: the llmb-models plugin is off")
+    return ensure(ctx["artifact_dir"])
+
+
+if __name__ == "__main__":
+    import sys
+    folder = sys.argv[1] if len(sys.argv) > 1 else "artifacts/smollm2-135m-instruct-q4"
+    out = Path(folder) / FILE
+    if out.exists():
+        out.unlink()
+    print(json.dumps(ensure(folder), ensure_ascii=False, indent=1))
