@@ -152,7 +152,7 @@ def render(state):
         pre = state["lanes"][prompt][kind]
         live = state["live"].get(kind)
         foot = (f"Real output of {escape(state['model']['name'])}: greedy, computed when this page "
-                f"was built ({len(pre['ids'])} tokens, {'stopped at end-of-turn' if pre['finish'] == 'stop' else 'cut at the token limit'}).")
+                f"was built ({len(pre['ids'])} token{'s' if len(pre['ids']) != 1 else ''}, {'stopped at end-of-turn' if pre['finish'] == 'stop' else 'cut at the token limit'}).")
         text = pre["text"]
         if live is not None:
             text = live["text"]

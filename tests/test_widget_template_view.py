@@ -1,0 +1,87 @@
+"""The template widget against transformers' own rendering and tokenization."""
+
+import json
+
+import pytest
+
+from gguf_tokenizer import hf_tokenizer, tokenizer_files
+from widgets import template_view as T
+
+
+@pytest.fixture(scope="module")
+def ctx():
+    hf = hf_tokenizer()
+    path = tokenizer_files()["digits"]
+    specials = {t: hf.convert_tokens_to_ids(t) for t in hf.all_special_tokens + list(hf.added_tokens_encoder)}
+    manifest = {"model": {"name": "SmolLM2-135M-Instruct"},
+                "tokenizer": {"file": path.name, "special_tokens": specials},
+                "chat_template": {"text": hf.chat_template, "features": {"think": False, "tools": False}}}
+    return {"manifest": manifest, "artifact_dir": str(path.parent)}
+
+
+@pytest.fixture(scope="module")
+def state(ctx):
+    return T.initial_state({}, ctx)
+
+
+def text(rows):
+    return "".join(r[0] for r in rows)
+
+
+def test_shipped_template_tokens_equal_transformers(state):
+    hf = hf_tokenizer()
+    var = state["variants"]["shipped:0:0"]
+    expected = hf.apply_chat_template(T.conversation(False, False), tokenize=True, return_dict=False)
+    assert [r[1] for r in var["tokens"]] == list(expected)
+    assert json.loads(json.dumps(state)) == state
+
+
+def test_only_the_reply_and_its_end_of_turn_token_are_trained(state):
+    rows = state["variants"]["shipped:0:0"]["tokens"]
+    assert text(r for r in rows if r[3]) == "4<|im_end|>"
+    var = state["variants"]["shipped:0:0"]
+    before = text(var["tokens"][:var["gen_start"]])
+    assert before.endswith("<|im_start|>assistant\n")
+    assert var["tokens"][var["stop"]][0] == "<|im_end|>" and var["tokens"][var["stop"]][2] == 1
+
+
+def test_thinking_opens_or_pre_closes_the_block(state):
+    on, off = state["variants"]["qwen3:1:0"], state["variants"]["qwen3:0:0"]
+    assert text(on["tokens"][:on["gen_start"]]).endswith("<|im_start|>assistant\n<think>\n")
+    assert text(on["tokens"][on["gen_start"]:on["stop"] + 1]) == "The user wants 2 + 2.\n</think>\n\n4<|im_end|>"
+    assert text(off["tokens"][:off["gen_start"]]).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    assert text(off["tokens"][off["gen_start"]:off["stop"] + 1]) == "4<|im_end|>"
+
+
+def test_tools_add_a_tools_block_and_a_trained_tool_call(state):
+    var = state["variants"]["qwen3:0:1"]
+    full = text(var["tokens"])
+    assert "<tools>" in full and '"name": "calculate"' in full
+    trained = text(r for r in var["tokens"] if r[3])
+    assert trained.startswith("<tool_call>\n<function=calculate>\n<parameter=expression>\n2 + 2\n")
+    assert "<tool_response>\n4\n</tool_response>" in full
+    assert "tool_response" not in trained  # the tool's result is input, not something to learn
+
+
+def test_feature_toggles_switch_templates_and_say_so(state):
+    s = T.update(state, "think", "on")
+    assert s["template"] == "qwen3" and s["think"] and "no thinking mode" in s["note"]
+    s = T.update(s, "tools", "on")
+    assert T.current(s) is s["variants"]["qwen3:1:1"]
+    s = T.update(s, "template", "shipped")
+    assert not s["think"] and not s["tools"] and s["note"] == ""
+
+
+def test_views_render_tokens_ids_and_the_mask(state):
+    bubbles = T.render(state)
+    assert "llmb-bubble--user" in bubbles and "What is 2 + 2?" in bubbles
+    assert "shipped with SmolLM2-135M-Instruct" in bubbles
+    raw = T.render(T.update(state, "view", "raw"))
+    rows = state["variants"]["shipped:0:0"]["tokens"]
+    assert raw.count('class="llmb-tok') == len(rows)
+    assert f'data-id="{rows[0][1]}"' in raw and "&lt;|im_start|&gt;" in raw
+    mask = T.render(T.update(state, "view", "mask"))
+    assert mask.count(" trained") == sum(r[3] for r in rows)
+    assert "generation starts" in mask
+    qwen = T.render(T.update(state, "template", "qwen3"))
+    assert "Qwen3-style template (not the shipped model" in qwen

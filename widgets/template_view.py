@@ -1,0 +1,219 @@
+"""The chat template widget: one conversation as chat bubbles, as the raw tokens the model reads,
+or as the SFT loss mask over those tokens.
+
+Everything that needs the tokenizer and the templates is computed at build time, for every
+combination the reader can pick (template, thinking, tools), so the widget reacts instantly and
+reads the same with JavaScript off. The shipped model's template is used while it can show what
+is asked; thinking and tools switch to a Qwen3-style template (widgets/templates/), labelled so.
+
+Which tokens SFT trains on is found by rendering prefixes: for each assistant turn, the text
+between "the conversation so far plus the generation prompt" and "the conversation with that
+turn" is what the model writes, so those tokens (its end-of-turn token included) get a loss.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+SYSTEM = "You are a helpful assistant. Be concise."
+USER = "What is 2 + 2?"
+ANSWER = "4"
+REASONING = ("The user wants 2 + 2.", "The calculator says 4.")  # per assistant turn, when thinking
+QWEN3 = "qwen3_tools.jinja"
+VIEWS = (("bubbles", "Chat bubbles"), ("raw", "Raw text the model sees"), ("mask", "SFT loss mask"))
+
+
+def conversation(think: bool, tools: bool) -> list:
+    """The example conversation; with tools the answer goes through one calculator call."""
+    msgs = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": USER}]
+    turns = []
+    if tools:
+        turns.append({"role": "assistant", "content": "",
+                      "tool_calls": [{"type": "function", "function": {
+                          "name": "calculate", "arguments": {"expression": "2 + 2"}}}]})
+        turns.append({"role": "tool", "content": "4"})
+    turns.append({"role": "assistant", "content": ANSWER})
+    if think:
+        thoughts = iter(REASONING if tools else REASONING[:1])
+        for m in turns:
+            if m["role"] == "assistant":
+                m["reasoning_content"] = next(thoughts)
+    return msgs + turns
+
+
+def token_rows(tokenizer, template, messages, *, enable_thinking, tools, specials) -> dict:
+    """Tokens of the rendered conversation with their ids, whether each is special and whether
+    SFT trains on it, plus where the last assistant turn's generation starts and stops."""
+    from .chat_template import render
+    full = render(template, messages, add_generation_prompt=False, enable_thinking=enable_thinking, tools=tools)
+    spans = []  # (start, end) character offsets of text the model writes
+    for k, m in enumerate(messages):
+        if m["role"] != "assistant":
+            continue
+        prefix = render(template, messages[:k], add_generation_prompt=True,
+                        enable_thinking=enable_thinking, tools=tools)
+        upto = render(template, messages[:k + 1], add_generation_prompt=False,
+                      enable_thinking=enable_thinking, tools=tools)
+        if not (upto.startswith(prefix) and full.startswith(upto)):
+            raise ValueError(f"template does not render assistant turn {k} as a continuation of its prompt")
+        spans.append((len(prefix), len(upto.rstrip("\n"))))
+    ids = tokenizer.encode_with_special_tokens(full)
+    byte_spans = [(len(full[:a].encode()), len(full[:b].encode())) for a, b in spans]
+    special_ids = set(specials.values())
+    rows, at = [], 0
+    gen_start = stop = None
+    for i, token_id in enumerate(ids):
+        raw = tokenizer.id_to_bytes(token_id)
+        trained = any(a <= at < b for a, b in byte_spans)
+        if byte_spans and at == byte_spans[-1][0]:
+            gen_start = i
+        rows.append([raw.decode("utf-8", errors="replace"), token_id, int(token_id in special_ids), int(trained)])
+        at += len(raw)
+        if byte_spans and at == byte_spans[-1][1]:
+            stop = i
+    if at != len(full.encode()):
+        raise ValueError("token bytes do not add up to the rendered text")
+    return {"tokens": rows, "gen_start": gen_start, "stop": stop}
+
+
+def variants(ctx) -> dict:
+    """Every (template, think, tools) combination the widget offers, computed once at build."""
+    from pathlib import Path
+
+    from .chat_template import load
+    from .tokenizer import Tokenizer
+    from .tools import default_toolbox
+
+    manifest = ctx["manifest"]
+    tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
+    specials = manifest["tokenizer"]["special_tokens"]
+    features = manifest["chat_template"].get("features", {})
+    schema = [default_toolbox().tools["calculate"].schema]
+    out = {}
+    for name, template, think_ok, tools_ok in (
+            ("shipped", manifest["chat_template"]["text"], features.get("think"), features.get("tools")),
+            ("qwen3", load(QWEN3), True, True)):
+        for think in ((False, True) if think_ok else (False,)):
+            for tools in ((False, True) if tools_ok else (False,)):
+                msgs = conversation(think, tools)
+                rows = token_rows(tokenizer, template, msgs, enable_thinking=think if think_ok else None,
+                                  tools=schema if tools else None, specials=specials)
+                out[f"{name}:{int(think)}:{int(tools)}"] = {"messages": msgs, **rows}
+    return out
+
+
+def initial_state(options, ctx):
+    manifest = ctx["manifest"]
+    features = manifest["chat_template"].get("features", {})
+    return {
+        "view": options.get("view", "bubbles"),
+        "template": "shipped",
+        "think": False,
+        "tools": False,
+        "model": manifest["model"]["name"],
+        "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
+        "note": "",
+        "variants": variants(ctx),
+    }
+
+
+def update(state, action, value):
+    s = dict(state)
+    if action == "view" and value in {v for v, _ in VIEWS}:
+        s["view"] = value
+    elif action == "template" and value in ("shipped", "qwen3"):
+        s["template"], s["note"] = value, ""
+        if value == "shipped":
+            s["think"] = s["think"] and s["features"]["think"]
+            s["tools"] = s["tools"] and s["features"]["tools"]
+    elif action in ("think", "tools") and value in ("on", "off"):
+        s[action] = value == "on"
+        if s[action] and s["template"] == "shipped" and not s["features"][action]:
+            s["template"] = "qwen3"
+            what = "thinking mode" if action == "think" else "tool support"
+            s["note"] = (f"{s['model']}'s own template has no {what}, so the view switched to the "
+                         f"Qwen3-style template.")
+    return s
+
+
+def current(state) -> dict:
+    return state["variants"][f"{state['template']}:{int(state['think'])}:{int(state['tools'])}"]
+
+
+def _token(row, extra=""):
+    text, token_id, special, trained = row
+    shown = escape(text).replace("\n", "↵\n")
+    cls = "llmb-tok" + (" special" if special else "") + (" trained" if trained else "")
+    return f'<span class="{cls}" tabindex="0" data-id="{token_id}">{shown}</span>{extra}'
+
+
+def _raw(var, mask):
+    out = []
+    for i, row in enumerate(var["tokens"]):
+        if mask and i == var["gen_start"]:
+            out.append('<span class="llmb-gen-start">generation starts</span>')
+        out.append(_token(row))
+    return "".join(out)
+
+
+def _bubbles(var):
+    out = []
+    for m in var["messages"]:
+        role = m["role"]
+        who = {"system": "System", "user": "User", "assistant": "Assistant", "tool": "Tool result"}[role]
+        body = ""
+        if m.get("reasoning_content"):
+            body += f'<p class="llmb-muted"><em>Thinking: {escape(m["reasoning_content"])}</em></p>'
+        for call in m.get("tool_calls", []):
+            f = call["function"]
+            args = ", ".join(f"{k}={v!r}" for k, v in f["arguments"].items())
+            body += f'<pre>tool call: {escape(f["name"])}({escape(args)})</pre>'
+        if m["content"]:
+            body += f'<p>{escape(m["content"])}</p>'
+        out.append(f'<div class="llmb-bubble llmb-bubble--{role}"><span class="who">{who}</span>{body}</div>')
+    return f'<div class="llmb-bubbles">{"".join(out)}</div>'
+
+
+def _toggle(action, label, on):
+    return "".join(
+        f'<button type="button" class="llmb-btn" data-action="{action}" data-value="{v}" '
+        f'aria-pressed="{"true" if on == (v == "on") else "false"}">{label} {v}</button>' for v in ("off", "on"))
+
+
+def render(state):
+    var = current(state)
+    view = state["view"]
+    views = "".join(
+        f'<button type="button" class="llmb-btn" data-action="view" data-value="{v}" '
+        f'aria-pressed="{"true" if view == v else "false"}">{escape(label)}</button>' for v, label in VIEWS)
+    templates = "".join(
+        f'<button type="button" class="llmb-btn" data-action="template" data-value="{t}" '
+        f'aria-pressed="{"true" if state["template"] == t else "false"}">{escape(label)}</button>'
+        for t, label in (("shipped", f"{state['model']}'s template"), ("qwen3", "Qwen3-style template")))
+    if state["template"] == "shipped":
+        which = (f"Rendered with the chat template shipped with {escape(state['model'])}, the model on "
+                 f"this site.")
+    else:
+        which = ("Rendered with a Qwen3-style template (not the shipped model's own), to show thinking "
+                 f"and tools. Token ids come from {escape(state['model'])}'s tokenizer, which splits tags "
+                 f"like &lt;think&gt; into several pieces; a Qwen3 tokenizer keeps each as one token.")
+    n = len(var["tokens"])
+    trained = sum(r[3] for r in var["tokens"])
+    if view == "bubbles":
+        body = _bubbles(var)
+    else:
+        body = f'<div class="llmb-tv-raw{" llmb-tv-mask" if view == "mask" else ""}">{_raw(var, view == "mask")}</div>'
+    legend = {
+        "bubbles": "What a chat app shows. Switch to the raw view to see what the model actually reads.",
+        "raw": f"{n} tokens. Highlighted: special tokens. Hover over or focus (Tab) a token to see its id.",
+        "mask": f"Green tokens are the ones SFT trains on: {trained} of {n}. Everything else is read "
+                f"but gets no loss.",
+    }[view]
+    note = f'<p class="llmb-note" role="status">{escape(state["note"])}</p>' if state["note"] else ""
+    return (f'<div class="llmb-tv">'
+            f'<div class="llmb-row" role="group" aria-label="View">{views}</div>'
+            f'<div class="llmb-row" role="group" aria-label="Template">{templates}</div>'
+            f'<div class="llmb-row" role="group" aria-label="Thinking and tools">'
+            f'{_toggle("think", "Thinking", state["think"])}{_toggle("tools", "Tools", state["tools"])}</div>'
+            f'<p class="llmb-note" data-template="{state["template"]}">{which}</p>{note}'
+            f'{body}<p class="llmb-legend">{legend}</p></div>')
