@@ -1,0 +1,108 @@
+"""The built chapter: every widget rendered statically, facts from the manifest, the glossary as
+keyboard-reachable tooltips, and nothing left for JavaScript to fill in before it reads well."""
+
+import html
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+WIDGETS = ["base_vs_assistant", "stages", "data_scale", "preference", "template_view", "live_chat", "quick_check"]
+TERMS = ["pretraining", "SFT", "RLHF", "DPO", "chat template", "special token", "tool calling"]
+
+
+@pytest.fixture(scope="module")
+def site(default_artifact, tmp_path_factory):
+    """The site built from the repository's mkdocs.yml, with the default artifact."""
+    out = tmp_path_factory.mktemp("chapter-site")
+    config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.Loader)
+    for plugin in config["plugins"]:
+        if isinstance(plugin, dict) and "llmb-models" in plugin:
+            plugin["llmb-models"]["artifact"] = str(default_artifact)
+    config.update(site_dir=str(out / "site"), docs_dir=str(ROOT / "docs"))
+    cfg = ROOT / f".chapter-test-{out.name}.yml"  # beside mkdocs.yml: plugins resolve paths from it
+    cfg.write_text(yaml.dump(config))
+    try:
+        subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "-q", "-f", str(cfg)],
+                       cwd=ROOT, check=True)
+    finally:
+        cfg.unlink()
+    return out / "site"
+
+
+@pytest.fixture(scope="module")
+def chapter(site):
+    return (site / "chapter" / "index.html").read_text(encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def manifest(default_artifact):
+    return json.loads((Path(default_artifact) / "manifest.json").read_text())
+
+
+def text_of(page):
+    body = page.split('<article', 1)[1].split("</article>", 1)[0]
+    body = re.sub(r"<script.*?</script>", " ", body, flags=re.S)
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", body)))
+
+
+def test_every_widget_is_rendered_with_its_state(chapter):
+    for name in WIDGETS:
+        m = re.search(rf'<div class="llmb-widget" data-widget="{name}"[^>]*><script type="application/json" '
+                      rf'class="llmb-state">(.*?)</script>(.*?)</div>', chapter, re.S)
+        assert m, name
+        json.loads(m.group(1))
+        assert len(m.group(2)) > 100, name
+
+
+def test_facts_come_from_the_manifest(chapter, manifest):
+    text = text_of(chapter)
+    m = manifest["model"]
+    assert "{{" not in text
+    assert f"{m['num_layers']} layers" in text
+    assert f"{m['parameters'] / 1e6:.1f} million parameters" in text
+    assert f"{m['vocab_size']:,} tokens" in text
+    assert f"{m['context_length']:,} tokens of context" in text
+    assert f"about {manifest['onnx']['bytes'] / 1e6:.0f} MB" in text
+    for token, token_id in manifest["tokenizer"]["special_tokens"].items():
+        assert f"<td><code>{html.escape(token)}</code></td>\n<td>{token_id}</td>" in chapter
+    assert f"(id {manifest['tokenizer']['special_tokens']['<|im_end|>']})" in text
+
+
+def test_glossary_terms_are_focusable_tooltips_and_defined(chapter):
+    abbrs = re.findall(r'<abbr tabindex="0" title="([^"]+)">([^<]+)</abbr>', chapter)
+    found = {term.lower() for _, term in abbrs}
+    for term in TERMS:
+        assert any(t.startswith(term.lower()) for t in found), term
+    assert '<h2 id="glossary">' in chapter
+    glossary = chapter.split('<h2 id="glossary">', 1)[1]
+    assert glossary.count("<dt>") == 7
+
+
+def test_reads_without_javascript(chapter, default_artifact):
+    text = text_of(chapter)
+    demos = json.loads((Path(default_artifact) / "demos.json").read_text())
+    first = next(iter(demos["lanes"].values()))
+    for lane in first.values():
+        assert html.unescape(html.escape(lane["text"])).strip()[:30] in text
+    assert "<svg" in chapter.split('data-widget="data_scale"', 1)[1].split("</figure>", 1)[0]
+    assert "Illustrative" in text and "0.00003%" in text
+    assert "Shared optimum" in text
+    assert "Show the answer" in text  # the quick check's answers without JavaScript
+    for heading in ("A base model is autocomplete", "Three stages", "Instruction tuning",
+                    "How lopsided the data is", "Preference tuning", "Chat templates",
+                    "It is still the same model", "Engineering takeaways", "Try this", "Quick check"):
+        assert heading in text, heading
+    words = len(text.split())
+    assert 1400 < words < 4500, words  # about 8 minutes of prose, widgets' text included
+
+
+def test_landing_page_links_the_chapter(site, manifest):
+    index = (site / "index.html").read_text(encoding="utf-8")
+    assert 'href="chapter/"' in index
+    assert manifest["model"]["name"] in text_of(index)
