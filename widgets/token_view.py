@@ -1,0 +1,152 @@
+"""A rendered conversation as tokens: each with its id, text, role, whether it is a special token,
+and whether supervised fine-tuning trains on it (the template and loss-mask widgets show this).
+
+    >>> view = token_view(tok, template, [{"role": "user", "content": "Hi"},
+    ...                                   {"role": "assistant", "content": "Hello!"}])
+    >>> [(r.text, r.role, r.trained) for r in view][-6:]
+    [('<|im_start|>', 'assistant', False), ('assistant', 'assistant', False), ('\\n', 'assistant', False),
+     ('Hello', 'assistant', True), ('!', 'assistant', True), ('<|im_end|>', 'assistant', True)]
+
+How it is computed, for any template: rendering the first k messages marks where message k's
+turn starts; rendering them with the generation prompt marks where the model's own text starts
+(what the prompt already holds, such as ``<|im_start|>assistant\\n``, is not trained); the
+model's text ends with the end-of-turn token. The ids are those of the whole rendered string
+with special tokens recognised, except that a special-token string inside a message stays
+text, split out as transformers' ``sanitize_control_tokens`` does.
+"""
+
+from dataclasses import dataclass
+
+from .chat_template import render
+
+_MARK_START, _MARK_END = "\U000f0000", "\U000f0001"  # private use: transformers' markers
+
+
+@dataclass
+class TokenRecord:
+    id: int
+    text: str  # the token's bytes as text (U+FFFD for a piece of a character)
+    role: str  # of the turn it belongs to: system, user, assistant, tool
+    special: bool  # a special token the template wrote
+    trained: bool  # in the SFT loss: the model's own reply and its end-of-turn token
+
+
+def _common(a: str, b: str) -> int:
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+def _mark(value, tokens):
+    """Wrap every special-token string in message values with the private-use markers."""
+    if isinstance(value, str):
+        value = value.replace(_MARK_START, "").replace(_MARK_END, "")
+        for token in tokens:
+            value = value.replace(token, f"{_MARK_START}{token}{_MARK_END}")
+        return value
+    if isinstance(value, dict):
+        return {k: _mark(v, tokens) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_mark(v, tokens) for v in value]
+    return value
+
+
+def _encode_marked(tokenizer, chat: str) -> list:
+    """transformers' encode_marked_chat: marked pieces as text, the rest with special tokens;
+    pieces after the first are encoded behind a newline that is then removed."""
+    pieces, rest = [], chat
+    while _MARK_START in rest or _MARK_END in rest:
+        i = min(p for p in (rest.find(_MARK_START), rest.find(_MARK_END)) if p >= 0)
+        j = rest.find(_MARK_END, i + 1) if rest[i] == _MARK_START else -1
+        inner = rest[i + 1:j] if j >= 0 else ""
+        if j >= 0 and inner in tokenizer.added and _MARK_START not in inner:
+            pieces += [(rest[:i], False), (inner, True)]
+            rest = rest[j + 1:]
+        else:  # a lone marker: dropped, but it still separates the text on either side
+            pieces.append((rest[:i], False))
+            rest = rest[i + 1:]
+    pieces.append((rest, False))
+    newline = tokenizer.encode_with_special_tokens("\n")
+    ids = tokenizer.encode_with_special_tokens(pieces[0][0])
+    for piece, as_text in pieces[1:]:
+        if piece:
+            encode = tokenizer.encode if as_text else tokenizer.encode_with_special_tokens
+            piece_ids = encode("\n" + piece)
+            ids += piece_ids[len(newline):] if piece_ids[:len(newline)] == newline else encode(piece)
+    return ids
+
+
+def token_view(tokenizer, template: str, messages: list, *, add_generation_prompt: bool = False,
+               end_of_turn: str = "<|im_end|>", **kwargs) -> list:
+    """TokenRecords of the rendered conversation; ``kwargs`` go to ``render`` (tools, enable_thinking)."""
+    def draw(msgs, prompt):
+        return render(template, msgs, add_generation_prompt=prompt, **kwargs)
+
+    text = draw(messages, add_generation_prompt)
+    n = len(messages)
+    # Where each message's turn starts (a prefix that fails to render joins the next turn).
+    starts = [0]
+    for k in range(1, n + 1):
+        try:
+            starts.append(max(starts[-1], _common(draw(messages[:k], False), text)))
+        except Exception:
+            starts.append(starts[-1])
+    roles = [""] * len(text)
+    trained = [False] * len(text)
+    for k, message in enumerate(messages):
+        begin, end = starts[k], starts[k + 1]
+        roles[begin:end] = [message["role"]] * (end - begin)
+        content = message.get("content") if isinstance(message.get("content"), str) else ""
+        at = text.find(content, begin, end) if content else -1
+        if k == 0 and at > 0:
+            # Text the template writes before the first turn (a default system prompt, a tools
+            # block) is system text: it ends where the turn marker of message 0 begins.
+            marker = _turn_marker(draw, messages, tokenizer)
+            first = text.rfind(marker, 0, at) if marker else -1
+            roles[:max(first, 0)] = ["system"] * max(first, 0)
+        if message["role"] == "assistant":
+            try:
+                own = max(begin, min(end, _common(draw(messages[:k], True), text))) if k else begin
+            except Exception:
+                own = begin
+            stop = text.find(end_of_turn, max(own, at + len(content) if at >= 0 else own), end)
+            stop = end if stop < 0 else stop + len(end_of_turn)
+            trained[own:stop] = [True] * (stop - own)
+    roles[starts[n]:] = ["assistant" if add_generation_prompt else messages[-1]["role"]] * (len(text) - starts[n])
+    return _records(tokenizer, template, messages, kwargs, add_generation_prompt, text, roles, trained)
+
+
+def _turn_marker(draw, messages, tokenizer) -> str:
+    """The special token that opens a turn: the one the generation prompt starts with."""
+    prompt = draw(messages, True)[len(draw(messages, False)):]
+    return next((t for t in tokenizer.added if prompt.startswith(t)), "")
+
+
+def _records(tokenizer, template, messages, kwargs, prompt, text, roles, trained) -> list:
+    special = list(tokenizer.added)
+    marked = _mark(messages, special)
+    if marked == messages:
+        ids = tokenizer.encode_with_special_tokens(text)
+    else:
+        ids = _encode_marked(tokenizer, render(template, marked, add_generation_prompt=prompt, **kwargs))
+    # Character attributes, spread over that character's UTF-8 bytes.
+    data = text.encode("utf-8")
+    byte_roles, byte_trained = [], []
+    for ch, role, train in zip(text, roles, trained):
+        width = len(ch.encode("utf-8"))
+        byte_roles += [role] * width
+        byte_trained += [train] * width
+    # Plain text never encodes to an added token's id (no merge builds one), so an added id in
+    # the ids is a special token the template wrote.
+    added_ids = set(tokenizer.added.values())
+    records, at = [], 0
+    for i in ids:
+        piece = tokenizer.id_to_bytes(i)
+        while data[at:at + len(piece)] != piece and at < len(data):
+            at += 1  # a byte without a token (the tokenizer drops it) sits here
+        records.append(TokenRecord(i, piece.decode("utf-8", errors="replace"), byte_roles[at],
+                                   i in added_ids, byte_trained[at]))
+        at += len(piece)
+    return records
