@@ -264,3 +264,38 @@ def test_tool_rounds_are_bounded_and_fed_back():
 def test_common_prefix():
     assert common_prefix([], [1]) == 0
     assert common_prefix([1, 2], [1, 2]) == 2
+
+
+def responder(respond):
+    """Scores that make greedy decoding write `respond(last message)` and end the turn (id 1)."""
+    def scores(ids, vocab):
+        text = bytes(ids).decode("utf-8", "replace")
+        head = text.rindex("<assistant>")
+        said = text[head + len("<assistant>"):].encode()
+        last = text[:head].rstrip("\x01")
+        last = last[last.rindex("<"):]
+        answer = respond(last).encode()
+        want = answer[len(said)] if len(said) < len(answer) else 1
+        return [1.0 if t == want else 0.0 for t in range(vocab)]
+    return scores
+
+
+def test_tool_calls_with_the_real_toolbox_and_errors_fed_back():
+    from widgets.tools import default_toolbox
+
+    def respond(last):
+        if last.startswith("<user>multiply"):
+            return '<tool_call>{"name": "calculate", "arguments": {"expression": "6*7"}}</tool_call>'
+        if last.startswith("<user>fly"):
+            return "<tool_call><function=fly></function></tool_call>"
+        return "Result: " + last[len("<tool>"):][:20]
+
+    backend = CountingBackend(vocab_size=256, scores=responder(respond))
+    chat = Chat(Generator(backend, ByteTokenizer().id_to_bytes, [1]),
+                ByteTokenizer(), template="", render=chat_render, tools=default_toolbox())
+    r = run(chat.send("multiply six by seven", GenerationConfig(200, GREEDY)))
+    assert [m["content"] for m in r.tool_messages] == ["42"] and r.text == "Result: 42"
+    r = run(chat.send("fly me to the moon", GenerationConfig(200, GREEDY)))
+    assert r.tool_messages[0]["content"].startswith("Error: unknown tool 'fly'")
+    assert r.text.startswith("Result: Error") and r.finish_reason == "stop"
+    assert [m["role"] for m in chat.messages].count("tool") == 2
