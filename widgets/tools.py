@@ -150,7 +150,7 @@ def get_time(timezone_name: str, now: datetime | None = None) -> str:
         if name not in FALLBACK_OFFSETS:
             return f"Unknown time zone {name!r}. Known: {', '.join(FALLBACK_OFFSETS)}."
         local = now.astimezone(timezone(timedelta(minutes=FALLBACK_OFFSETS[name])))
-        note = ", standard time from a built-in table (daylight saving not applied)"
+        note = "; standard time from a built-in table, daylight saving not applied"
     return f"{local:%Y-%m-%d %H:%M} in {name} (UTC{local:%z}{note})"
 
 
