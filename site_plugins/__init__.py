@@ -1,0 +1,1 @@
+"""MkDocs plugins that turn the chapter, its widgets and the exported model into a static site."""

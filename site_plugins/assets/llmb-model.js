@@ -1,0 +1,252 @@
+// The model side of the browser runtime: fetching the ONNX file into the Cache API under its
+// sha256, picking an onnxruntime-web build, and one session object that keeps the KV cache in
+// JavaScript. widgets/backend_browser.py drives it through Pyodide's `js` module; only token
+// ids and a few scores cross into Python.
+
+const RUNTIME = new URL(".", import.meta.url);
+const ORT_BUILDS = { webgpu: "ort/ort.webgpu.min.mjs", wasm: "ort/ort.wasm.min.mjs" };
+const CACHE_NAME = "llmb-models-v1";
+const orts = {};
+
+export const timings = {};
+
+// Threads need SharedArrayBuffer, which only cross-origin isolated pages get.
+export function threads() {
+  if (!self.crossOriginIsolated) return 1;
+  return Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
+}
+
+export function loadOrt(kind) {
+  orts[kind] ??= import(new URL(ORT_BUILDS[kind], RUNTIME).href).then((ort) => {
+    ort.env.wasm.wasmPaths = new URL("ort/", RUNTIME).href;
+    ort.env.wasm.numThreads = threads();
+    ort.env.logLevel = "error";
+    return ort;
+  });
+  return orts[kind];
+}
+
+// "" when WebGPU can run here, else the reason it cannot.
+export async function webgpuProblem() {
+  if (!navigator.gpu) return "this browser has no WebGPU";
+  try {
+    const adapter = await navigator.gpu.requestAdapter();
+    return adapter ? "" : "WebGPU is present but found no GPU adapter";
+  } catch (e) {
+    return `WebGPU adapter request failed (${e.message})`;
+  }
+}
+
+async function sha256Hex(bytes) {
+  const digest = await crypto.subtle.digest("SHA-256", bytes);
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function cacheKey(sha256) {
+  // A key, never fetched: the Cache API wants a URL on this origin.
+  return new URL(`llmb-cache/sha256/${sha256}`, RUNTIME).href;
+}
+
+async function download(url, total, onProgress) {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`downloading ${url} failed: HTTP ${response.status}`);
+  const buffer = new Uint8Array(total);
+  const reader = response.body.getReader();
+  let loaded = 0;
+  let lastReport = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    if (loaded + value.length > total) throw new Error(`${url} is larger than its manifest says (${total} bytes)`);
+    buffer.set(value, loaded);
+    loaded += value.length;
+    if (performance.now() - lastReport > 100) {
+      lastReport = performance.now();
+      onProgress?.(loaded, total, "network");
+    }
+  }
+  if (loaded !== total) throw new Error(`${url} has ${loaded} bytes, its manifest says ${total}`);
+  onProgress?.(loaded, total, "network");
+  return buffer;
+}
+
+// The file at `url` as bytes whose sha256 is `sha256`: from the Cache API when a good copy is
+// there, else downloaded with progress and stored. Returns {data, source, note}.
+export async function fetchVerified(url, sha256, total, onProgress) {
+  const t0 = performance.now();
+  let cache = null;
+  let note = "";
+  try {
+    cache = await caches.open(CACHE_NAME);
+  } catch (e) {
+    note = "browser storage is unavailable: the model is kept in memory only";
+  }
+  if (cache) {
+    const hit = await cache.match(cacheKey(sha256));
+    if (hit) {
+      const data = new Uint8Array(await hit.arrayBuffer());
+      if ((await sha256Hex(data)) === sha256) {
+        onProgress?.(data.length, total, "cache");
+        timings.fetch_ms = performance.now() - t0;
+        return { data, source: "cache", note };
+      }
+      await cache.delete(cacheKey(sha256));
+      note = "the cached copy was damaged, so it was downloaded again";
+    }
+  }
+  const data = await download(url, total, onProgress);
+  const got = await sha256Hex(data);
+  if (got !== sha256) throw new Error(`downloaded ${url} does not match its sha256 (got ${got.slice(0, 12)}…, expected ${sha256.slice(0, 12)}…)`);
+  if (cache) {
+    try {
+      await cache.put(cacheKey(sha256), new Response(data, { headers: { "Content-Type": "application/octet-stream" } }));
+    } catch (e) {
+      note = e.name === "QuotaExceededError"
+        ? "browser storage is full: the model is kept in memory only and downloads again next visit"
+        : `could not store the model (${e.message}): it is kept in memory only`;
+    }
+  }
+  timings.fetch_ms = performance.now() - t0;
+  return { data, source: "network", note };
+}
+
+export async function clearModelCache() {
+  return caches.delete(CACHE_NAME);
+}
+
+// A failure as one sentence for the reader.
+export function explain(error) {
+  const text = String(error?.message ?? error);
+  if (/out of memory|OOM|Array buffer allocation failed|RangeError: .*(memory|allocation)/i.test(text)) {
+    return `not enough memory to run the model here (${text.slice(0, 120)})`;
+  }
+  return text;
+}
+
+function size(shape) {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+export async function createSession(kind, modelBytes, manifest) {
+  const ort = await loadOrt(kind);
+  const t0 = performance.now();
+  const session = await ort.InferenceSession.create(modelBytes, {
+    executionProviders: [kind],
+    graphOptimizationLevel: "all",
+  });
+  timings.session_ms = performance.now() - t0;
+  return new ModelSession(ort, session, manifest.onnx, manifest.model.vocab_size, kind);
+}
+
+// One conversation's KV cache on top of an InferenceSession (see widgets/backend.py for the
+// interface this serves: feed, top, truncate, reset, length).
+class ModelSession {
+  constructor(ort, session, io, vocabSize, kind) {
+    this.ort = ort;
+    this.session = session;
+    this.io = io;
+    this.kind = kind;
+    this.vocabSize = vocabSize;
+    this.threads = kind === "wasm" ? ort.env.wasm.numThreads : 0;
+    this.reset();
+  }
+
+  get length() {
+    return this._length;
+  }
+
+  reset() {
+    this.past?.forEach((t) => t.dispose?.());
+    this.past = this.io.cache.map((c) => {
+      const shape = c.shape.map((d) => (d === "past" ? 0 : d));
+      return new this.ort.Tensor("float32", new Float32Array(size(shape)), shape);
+    });
+    this._length = 0;
+    this.last = null;
+  }
+
+  async feed(ids) {
+    ids = Array.from(ids);
+    const { ort, io } = this;
+    const n = ids.length;
+    const start = this._length;
+    const feeds = { [io.inputs.input_ids]: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, n]) };
+    if (io.inputs.position_ids) {
+      feeds[io.inputs.position_ids] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), [1, n]);
+    }
+    if (io.inputs.attention_mask) {
+      feeds[io.inputs.attention_mask] = new ort.Tensor("int64", new BigInt64Array(start + n).fill(1n), [1, start + n]);
+    }
+    io.cache.forEach((c, i) => { feeds[c.input] = this.past[i]; });
+    const out = await this.session.run(feeds);
+    this.past.forEach((t) => t.dispose?.());
+    this.past = io.cache.map((c) => out[c.output]);
+    const logits = out[io.outputs.logits];
+    const [, rows, width] = logits.dims;
+    this.last = logits.data.slice((rows - 1) * width, rows * width);
+    logits.dispose?.();
+    this._length = start + n;
+  }
+
+  // The n best scores of the last position: {ids: Int32Array|null, logits: Float64Array}.
+  // Ties go to the lower id, as argmax does.
+  top(n) {
+    const row = this.last;
+    if (!row) throw new Error("top() before feed()");
+    if (n >= row.length) return { ids: null, logits: Float64Array.from(row) };
+    if (n > 256) {
+      const order = Array.from(row.keys()).sort((a, b) => row[b] - row[a] || a - b).slice(0, n);
+      return { ids: Int32Array.from(order), logits: Float64Array.from(order, (i) => row[i]) };
+    }
+    const ids = new Int32Array(n).fill(-1);
+    const vals = new Float64Array(n).fill(-Infinity);
+    let filled = 0;
+    // Keep the best n sorted descending; a candidate enters only when strictly better than the
+    // worst kept, so among equal scores the earlier (lower) id stays.
+    for (let id = 0; id < row.length; id++) {
+      const v = row[id];
+      if (filled === n && !(v > vals[n - 1])) continue;
+      let j = filled < n ? filled++ : n - 1;
+      while (j > 0 && vals[j - 1] < v) {
+        vals[j] = vals[j - 1];
+        ids[j] = ids[j - 1];
+        j--;
+      }
+      vals[j] = v;
+      ids[j] = id;
+    }
+    return { ids, logits: vals };
+  }
+
+  // Keep the first n cached tokens; state caches cannot rewind, so they reset (returns 0).
+  truncate(n) {
+    if (n >= this._length) return this._length;
+    if (this.io.cache.some((c) => !c.shape.includes("past"))) {
+      this.reset();
+      return 0;
+    }
+    this.past = this.past.map((t, i) => {
+      const axis = this.io.cache[i].shape.indexOf("past");
+      const dims = t.dims;
+      const outer = size(dims.slice(0, axis));
+      const inner = size(dims.slice(axis + 1));
+      const old = dims[axis];
+      const data = new Float32Array(outer * n * inner);
+      for (let o = 0; o < outer; o++) {
+        data.set(t.data.subarray(o * old * inner, (o * old + n) * inner), o * n * inner);
+      }
+      const shape = dims.slice();
+      shape[axis] = n;
+      t.dispose?.();
+      return new this.ort.Tensor("float32", data, shape);
+    });
+    this._length = n;
+    this.last = null;
+    return n;
+  }
+
+  async release() {
+    this.past?.forEach((t) => t.dispose?.());
+    await this.session.release();
+  }
+}

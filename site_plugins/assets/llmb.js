@@ -1,0 +1,97 @@
+// Boots Pyodide once per tab, after the page's text is on screen, and hands every widget
+// placeholder to widgets/backend_browser.py. Material's instant navigation swaps pages without
+// reloading this module, so mounting hangs off `document$` (or DOMContentLoaded without it).
+
+import * as model from "./llmb-model.js";
+
+const RUNTIME = new URL(".", import.meta.url);
+const BUNDLE = "__LLMB_BUNDLE__"; // widgets/ + jinja2 + markupsafe, named by content hash at build
+const EXTRACT_DIR = "/home/pyodide/llmb";
+
+const llmb = (globalThis.llmb ??= {
+  runtimeURL: RUNTIME.href,
+  siteURL: new URL("..", RUNTIME).href,
+  model,
+  timings: model.timings,
+  python: null,
+});
+
+// Resolves once the first paint after `load` has happened: the text is readable by then and
+// the multi-megabyte downloads below do not compete with it.
+function textVisible() {
+  return new Promise((resolve) => {
+    const later = () => requestAnimationFrame(() => setTimeout(resolve, 0));
+    if (document.readyState === "complete") later();
+    else addEventListener("load", later, { once: true });
+  });
+}
+
+function boot() {
+  llmb.python ??= (async () => {
+    await textVisible();
+    llmb.timings.text_visible_ms = performance.now();
+    const t0 = performance.now();
+    const { loadPyodide } = await import(new URL("pyodide/pyodide.mjs", RUNTIME).href);
+    const pyodide = await loadPyodide({
+      indexURL: new URL("pyodide/", RUNTIME).href,
+      stdout: (line) => console.log(line),
+      stderr: (line) => console.warn(line),
+    });
+    const response = await fetch(new URL(BUNDLE, RUNTIME));
+    if (!response.ok) throw new Error(`${BUNDLE}: HTTP ${response.status}`);
+    pyodide.unpackArchive(await response.arrayBuffer(), "zip", { extractDir: EXTRACT_DIR });
+    pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(EXTRACT_DIR)})`);
+    const app = pyodide.pyimport("widgets.backend_browser");
+    llmb.timings.pyodide_boot_ms = performance.now() - t0;
+    llmb.pyodide = pyodide;
+    return app;
+  })();
+  return llmb.python;
+}
+
+function showBootState(roots, text, kind) {
+  for (const root of roots) {
+    let badge = root.querySelector(":scope > .llmb-boot");
+    if (!badge) {
+      badge = document.createElement("p");
+      badge.className = "llmb-boot";
+      badge.setAttribute("role", "status");
+      root.prepend(badge);
+    }
+    badge.textContent = text;
+    badge.dataset.state = kind;
+  }
+}
+
+async function mountAll() {
+  const roots = [...document.querySelectorAll(".llmb-widget:not([data-llmb-mounted])")];
+  if (!roots.length) return;
+  roots.forEach((root) => root.setAttribute("data-llmb-mounted", "pending"));
+  showBootState(roots, "Starting Python in your browser…", "booting");
+  let app;
+  try {
+    app = await boot();
+  } catch (error) {
+    showBootState(roots, `Python could not start here: ${error.message}`, "error");
+    throw error;
+  }
+  app.forget_detached();
+  for (const root of roots) {
+    if (!root.isConnected) continue;
+    root.querySelector(":scope > .llmb-boot")?.remove();
+    try {
+      app.mount(root);
+    } catch (error) {
+      showBootState([root], `This widget could not start: ${error.message}`, "error");
+      throw error;
+    }
+  }
+}
+
+if (globalThis.document$?.subscribe) {
+  globalThis.document$.subscribe(() => { mountAll(); });
+} else if (document.readyState === "loading") {
+  addEventListener("DOMContentLoaded", () => { mountAll(); }, { once: true });
+} else {
+  mountAll();
+}

@@ -1,0 +1,313 @@
+"""The browser side of the widgets: the one module that imports ``js`` (Pyodide only).
+
+Two jobs:
+
+1. ``BrowserBackend`` implements ``backend.Backend`` over onnxruntime-web. The session and its KV
+   cache live in JavaScript (``site_plugins/assets/llmb-model.js``); Python sends token ids and
+   reads back only the few best scores, as the native backend does.
+2. ``mount(root)`` brings a widget placeholder to life. The fence rendered it at build time with
+   the widget's initial state in ``<script class="llmb-state">``; from then on events on
+   ``[data-action]`` controls go to the module:
+
+   - a click on a button, or a change of a select, checkbox or range, calls
+     ``update(state, action, value)`` and re-renders; ``value`` is the control's value
+     (checkbox: "true"/"false"), or a button's ``data-value`` (else None);
+   - typing in a text field updates the state without re-rendering (the caret stays put);
+   - Enter (without Shift) in a field with ``data-enter-action="A"`` dispatches action A;
+   - actions listed in the module's ``RUN_ACTIONS`` go to ``run(state, action, value, runtime)``
+     instead, an async generator whose every yielded state is rendered; while it runs, actions in
+     ``CANCEL_ACTIONS`` (default: "stop") set ``runtime.cancel`` before reaching ``update``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+
+import js
+from pyodide.ffi import create_proxy, jsnull
+
+from .generation import Generator
+from .manifest import Manifest
+from .sampling import Candidates
+from .tokenizer import Tokenizer
+
+_TEXT_INPUTS = {"text", "search", "email", "url", ""}
+
+
+def _absent(value) -> bool:
+    return value is None or value is jsnull
+
+
+class BrowserBackend:
+    """``backend.Backend`` over a ModelSession of llmb-model.js."""
+
+    def __init__(self, session, vocab_size: int, max_length: int):
+        self._session = session
+        self.vocab_size = vocab_size
+        self._max_length = max_length
+
+    @property
+    def length(self) -> int:
+        return int(self._session.length)
+
+    @property
+    def max_length(self) -> int:
+        return self._max_length
+
+    async def feed(self, ids: list) -> None:
+        if not ids:
+            raise ValueError("feed needs at least one token")
+        if self.length + len(ids) > self._max_length:
+            raise ValueError(f"cache would hold {self.length + len(ids)} > {self._max_length} tokens")
+        await self._session.feed(js.Int32Array.new(list(ids)))
+
+    async def top(self, n: int) -> Candidates:
+        best = self._session.top(n)
+        logits = best.logits.to_py().tolist()
+        ids = None if _absent(best.ids) else best.ids.to_py().tolist()
+        return Candidates(ids=ids, logits=logits)
+
+    def truncate(self, n: int) -> int:
+        return int(self._session.truncate(n))
+
+    def reset(self) -> None:
+        self._session.reset()
+
+
+class Model:
+    """A loaded model: what a chat needs, created once per tab and backend kind."""
+
+    def __init__(self, manifest: dict, tokenizer: Tokenizer, backend: BrowserBackend, kind: str,
+                 threads: int, source: str, note: str):
+        self.manifest = manifest
+        self.info = Manifest.from_dict(manifest)
+        self.tokenizer = tokenizer
+        self.backend = backend
+        self.kind = kind  # "webgpu" | "wasm"
+        self.threads = threads  # WASM threads (0 on WebGPU)
+        self.source = source  # "cache" | "network"
+        self.note = note  # a storage problem the reader should know about, or ""
+        self.generator = Generator(backend, tokenizer.id_to_bytes, self.info.tokenizer.stop_ids)
+
+
+_models: dict = {}  # (model_path, kind) -> Model, for the life of the tab
+
+
+async def webgpu_problem() -> str:
+    """"" when WebGPU can run here, else why not."""
+    return str(await js.llmb.model.webgpuProblem())
+
+
+async def _file(base: str, name: str, facts: dict, on_progress) -> object:
+    """The verified bytes of one artifact file (a JS Uint8Array inside a result object)."""
+    def report(loaded, total, source):
+        if on_progress is not None:
+            on_progress(name, int(loaded), int(total), str(source))
+
+    proxy = create_proxy(report)
+    try:
+        return await js.llmb.model.fetchVerified(base + name, facts["sha256"], facts["bytes"], proxy)
+    finally:
+        proxy.destroy()
+
+
+async def load_model(model_path: str, choice: str = "auto", on_progress=None) -> Model:
+    """Fetch (or take from the Cache API), verify and start the model under ``model_path``.
+
+    ``choice`` is "auto" (WebGPU when an adapter exists, else WASM), "webgpu" or "wasm";
+    ``on_progress(file, loaded, total, source)`` hears about downloads.
+    """
+    problem = await webgpu_problem()
+    if choice == "auto":
+        kind = "wasm" if problem else "webgpu"
+    elif choice == "webgpu" and problem:
+        raise RuntimeError(f"WebGPU is not available: {problem}. Choose WASM instead.")
+    else:
+        kind = choice
+    key = (model_path, kind)
+    if key in _models:
+        return _models[key]
+    base = str(js.llmb.siteURL) + model_path
+    response = await js.fetch(base + "manifest.json", cache="no-cache")
+    if not response.ok:
+        raise RuntimeError(f"{model_path}manifest.json: HTTP {response.status}")
+    manifest = json.loads(await response.text())
+    files = manifest["files"]
+    tok_name, onnx_name = manifest["tokenizer"]["file"], manifest["onnx"]["file"]
+    tok = await _file(base, tok_name, files[tok_name], on_progress)
+    tokenizer = Tokenizer.from_str(tok.data.to_bytes().decode("utf-8"))
+    onnx = await _file(base, onnx_name, files[onnx_name], on_progress)
+    try:
+        session = await js.llmb.model.createSession(kind, onnx.data, js.JSON.parse(json.dumps(manifest)))
+    except Exception as e:  # JsException: ORT's message, made readable
+        raise RuntimeError(str(js.llmb.model.explain(e))) from e
+    backend = BrowserBackend(session, manifest["model"]["vocab_size"], manifest["model"]["context_length"])
+    model = Model(manifest, tokenizer, backend, kind, int(session.threads), str(onnx.source),
+                  str(onnx.note or tok.note or ""))
+    _models[key] = model
+    return model
+
+
+class Flag:
+    """A cancel request the generation loop polls between tokens (``is_set`` like an Event)."""
+
+    def __init__(self):
+        self._set = False
+
+    def set(self):
+        self._set = True
+
+    def clear(self):
+        self._set = False
+
+    def is_set(self) -> bool:
+        return self._set
+
+
+class Runtime:
+    """What a widget's ``run`` receives: model loading, a cancel flag and a way to show progress."""
+
+    def __init__(self, mounted: "Mounted"):
+        self._mounted = mounted
+        self.cancel = mounted.cancel
+        self.isolated = bool(js.crossOriginIsolated)
+
+    def show(self, state: dict) -> None:
+        """Render an intermediate state now (download progress, streamed text)."""
+        self._mounted.state = state
+        self._mounted.render()
+
+    async def webgpu_problem(self) -> str:
+        return await webgpu_problem()
+
+    async def load_model(self, model_path: str, choice: str = "auto", on_progress=None) -> Model:
+        return await load_model(model_path, choice, on_progress)
+
+    def timing(self, name: str, value: float) -> None:
+        """Record a measurement where bench/ can read it (``llmb.timings``)."""
+        setattr(js.llmb.timings, name, value)
+
+
+_mounted: list = []
+
+
+class Mounted:
+    def __init__(self, root):
+        self.root = root
+        self.name = str(root.dataset.widget)
+        self.module = importlib.import_module(f"widgets.{self.name}")
+        script = root.querySelector(":scope > script.llmb-state")
+        if not _absent(script):
+            self.state = json.loads(str(script.textContent))
+        else:
+            options = root.getAttribute("data-options")
+            self.state = self.module.initial_state(json.loads(str(options)) if not _absent(options) else {}, {})
+        self.cancel = Flag()
+        self.task = None
+        self.run_actions = set(getattr(self.module, "RUN_ACTIONS", ()))
+        self.cancel_actions = set(getattr(self.module, "CANCEL_ACTIONS", ("stop",)))
+        self._proxy = create_proxy(self._on_event)
+        for kind in ("click", "change", "input", "keydown"):
+            root.addEventListener(kind, self._proxy)
+        root.setAttribute("data-llmb-mounted", "live")
+        self.render()
+
+    def detach(self) -> None:
+        self.cancel.set()
+        for kind in ("click", "change", "input", "keydown"):
+            self.root.removeEventListener(kind, self._proxy)
+        self._proxy.destroy()
+
+    def render(self) -> None:
+        root, doc = self.root, js.document
+        active = doc.activeElement
+        focus = None
+        if not _absent(active) and root.contains(active) and active.hasAttribute("data-action"):
+            focus = (str(active.getAttribute("data-action")), active.tagName)
+            selection = (active.selectionStart, active.selectionEnd) if active.tagName in ("TEXTAREA", "INPUT") else None
+        scrolls = {}
+        for el in root.querySelectorAll("[data-scroll-key]"):
+            at_end = el.scrollTop + el.clientHeight >= el.scrollHeight - 8
+            scrolls[str(el.getAttribute("data-scroll-key"))] = (el.scrollTop, at_end)
+        root.innerHTML = self.module.render(self.state)
+        for el in root.querySelectorAll("[data-scroll-key]"):
+            top, at_end = scrolls.get(str(el.getAttribute("data-scroll-key")), (0, True))
+            el.scrollTop = el.scrollHeight if at_end else top
+        if focus is not None:
+            target = root.querySelector(f'{focus[1].lower()}[data-action="{focus[0]}"]')
+            if not _absent(target) and not target.disabled:
+                target.focus()
+                if selection is not None and not _absent(selection[0]):
+                    try:
+                        target.setSelectionRange(selection[0], selection[1])
+                    except Exception:
+                        pass  # number and range inputs have no selection
+
+    def _on_event(self, event) -> None:
+        target = event.target
+        if _absent(target) or not hasattr(target, "closest"):
+            return
+        el = target.closest("[data-action]")
+        if _absent(el) or not self.root.contains(el):
+            return
+        tag = str(el.tagName).lower()
+        field = tag in ("input", "textarea", "select")
+        kind = str(event.type)
+        action = str(el.getAttribute("data-action"))
+        if kind == "keydown":
+            enter = el.getAttribute("data-enter-action")
+            if (not _absent(enter) and event.key == "Enter" and not event.shiftKey
+                    and not event.isComposing):
+                event.preventDefault()
+                self.state = self.module.update(self.state, action, str(el.value))
+                self.dispatch(str(enter), str(el.value))
+            return
+        typing = tag == "textarea" or (tag == "input" and str(el.type) in _TEXT_INPUTS)
+        if kind == "input":
+            if typing:
+                self.state = self.module.update(self.state, action, str(el.value))
+            return
+        if kind == "click" and field or kind == "change" and (not field or typing):
+            return
+        if tag == "input" and str(el.type) == "checkbox":
+            value = "true" if el.checked else "false"
+        elif field:
+            value = str(el.value)
+        else:
+            value = str(el.getAttribute("data-value")) if el.hasAttribute("data-value") else None
+        self.dispatch(action, value)
+
+    def dispatch(self, action: str, value) -> None:
+        running = self.task is not None and not self.task.done()
+        if action in self.run_actions:
+            if running:
+                return  # one live job per widget; its controls say so
+            self.cancel.clear()
+            self.task = asyncio.ensure_future(self._run(action, value))
+            return
+        if running and action in self.cancel_actions:
+            self.cancel.set()
+        self.state = self.module.update(self.state, action, value)
+        self.render()
+
+    async def _run(self, action: str, value) -> None:
+        try:
+            async for state in self.module.run(self.state, action, value, Runtime(self)):
+                self.state = state
+                self.render()
+        except Exception as e:
+            js.console.error(f"widget {self.name}: {action} failed: {e}")
+            raise
+
+
+def mount(root) -> None:
+    _mounted.append(Mounted(root))
+
+
+def forget_detached() -> None:
+    """Drop widgets whose page instant navigation replaced (stopping any live job)."""
+    for m in [m for m in _mounted if not m.root.isConnected]:
+        m.detach()
+        _mounted.remove(m)

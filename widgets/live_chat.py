@@ -1,0 +1,288 @@
+"""The live chat widget: state, render and actions (pure Python; the browser glue runs it).
+
+A fence ``name: live_chat`` (options: ``temperature``, ``top_p``, ``max_new_tokens``, ``system``,
+``backend``) renders the chat with the model not loaded yet. ``load`` and ``send`` are long jobs
+that go through ``run`` with a runtime (widgets/backend_browser.py) that loads the model and
+shows intermediate states; everything else is ``update``.
+
+    >>> s = initial_state({}, {"manifest": None})
+    >>> s["phase"], update(s, "temperature", "0.2")["settings"]["temperature"]
+    ('idle', 0.2)
+    >>> 'data-testid="chat-load"' in render(s)
+    True
+"""
+
+from __future__ import annotations
+
+import copy
+import html
+import time
+
+from . import safe_markdown
+from .chat import Chat
+from .generation import GenerationConfig
+from .sampling import SamplingConfig
+
+RUN_ACTIONS = ("load", "send")
+CANCEL_ACTIONS = ("stop", "new_chat")
+BACKENDS = {"auto": "Automatic", "webgpu": "WebGPU", "wasm": "WASM (CPU)"}
+NO_FEATURE = {
+    "think": "This model's chat template has no thinking mode.",
+    "tools": "This model's chat template cannot describe tools.",
+}
+
+
+def initial_state(options: dict, ctx: dict) -> dict:
+    manifest = (ctx or {}).get("manifest") or {}
+    model = manifest.get("model", {})
+    files = manifest.get("files", {})
+    template = manifest.get("chat_template", {})
+    features = template.get("features", {})
+    return {
+        "model": {
+            "name": model.get("name", "the model"),
+            "path": (ctx or {}).get("model_path", ""),
+            "bytes": sum(f.get("bytes", 0) for f in files.values()),
+        },
+        "template": template.get("text", ""),
+        "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
+        "system": options.get("system"),
+        "phase": "idle",  # idle | loading | ready | generating
+        "progress": None,  # {"file", "loaded", "total", "source"} while loading
+        "backend": {"choice": options.get("backend", "auto"), "active": "", "threads": 0, "note": ""},
+        "settings": {
+            "temperature": float(options.get("temperature", 0.6)),
+            "top_p": float(options.get("top_p", 0.9)),
+            "repetition_penalty": float(options.get("repetition_penalty", 1.1)),
+            "max_new_tokens": int(options.get("max_new_tokens", 256)),
+            "think": False,
+            "tools": False,
+        },
+        "messages": [],  # {"role", "content"}; assistant turns also carry "ids" and "finish"
+        "pending": "",  # the reply being streamed
+        "draft": "",
+        "show_raw": False,
+        "raw": "",  # the exact text the model saw last, its reply included
+        "status": "The model is not loaded yet.",
+        "stats": {"ttft_ms": None, "tok_s": None, "tokens": 0},
+    }
+
+
+def generation_config(settings: dict) -> GenerationConfig:
+    """The sampling the chat uses; temperature 0 is greedy (as in the equality tests)."""
+    return GenerationConfig(
+        max_new_tokens=settings["max_new_tokens"],
+        sampling=SamplingConfig(temperature=settings["temperature"], top_p=settings["top_p"],
+                                repetition_penalty=settings["repetition_penalty"]),
+    )
+
+
+def _mb(n: int) -> str:
+    return f"{n / 1e6:.1f} MB"
+
+
+def update(state: dict, action: str, value) -> dict:
+    s = copy.deepcopy(state)
+    if action == "draft":
+        s["draft"] = value or ""
+    elif action in ("temperature", "top_p"):
+        s["settings"][action] = float(value)
+    elif action in ("think", "tools"):
+        s["settings"][action] = value == "true" and s["features"][action]
+    elif action == "show_raw":
+        s["show_raw"] = value == "true"
+    elif action == "backend":
+        s["backend"]["choice"] = value if value in BACKENDS else "auto"
+        if s["phase"] == "ready":
+            s["phase"] = "idle"
+            s["status"] = f"Press Load to start {s['model']['name']} on {BACKENDS[s['backend']['choice']]}."
+    elif action == "stop":
+        if s["phase"] == "generating":
+            s["status"] = "Stopping…"
+    elif action == "new_chat":
+        s.update(messages=[], pending="", raw="")
+        s["stats"] = {"ttft_ms": None, "tok_s": None, "tokens": 0}
+        if s["phase"] == "ready":
+            s["status"] = "New chat."
+    return s
+
+
+def _chat(state: dict, model) -> Chat:
+    settings, features = state["settings"], state["features"]
+    chat = Chat.from_manifest(model.info, model.tokenizer, model.backend, system=state["system"],
+                              enable_thinking=settings["think"] if features["think"] else None)
+    chat.generator = model.generator  # shared per model: it knows what the cache holds
+    chat.messages += [{"role": m["role"], "content": m["content"]} for m in state["messages"]]
+    return chat
+
+
+async def _load(s: dict, runtime):
+    s["phase"], s["status"] = "loading", "Loading the model…"
+    runtime.show(s)
+
+    def progress(file, loaded, total, source):
+        s["progress"] = {"file": file, "loaded": loaded, "total": total, "source": source}
+        runtime.show(s)
+
+    try:
+        model = await runtime.load_model(s["model"]["path"], s["backend"]["choice"], progress)
+    except Exception as e:
+        s["phase"], s["progress"] = "idle", None
+        s["status"] = f"Could not load the model: {e}"
+        return s
+    s["phase"], s["progress"] = "ready", None
+    s["backend"].update(active=model.kind, threads=model.threads, note=model.note)
+    where = "WebGPU" if model.kind == "webgpu" else f"WASM, {model.threads} thread{'s' if model.threads > 1 else ''}"
+    s["status"] = f"Ready on {where} ({'from the browser cache' if model.source == 'cache' else 'downloaded'})."
+    if model.note:
+        s["status"] += " " + model.note[0].upper() + model.note[1:] + "."
+    return s
+
+
+async def _send(s: dict, text: str, runtime):
+    model = await runtime.load_model(s["model"]["path"], s["backend"]["choice"])
+    chat = _chat(s, model)
+    s["messages"].append({"role": "user", "content": text})
+    s.update(draft="", pending="", phase="generating", status="Thinking…")
+    runtime.show(s)
+    started = time.perf_counter()
+    first = []
+
+    def on_text(piece):
+        if not first:
+            first.append(time.perf_counter())
+        s["pending"] += piece
+        s["status"] = f"Generating… {len(s['pending'])} characters"
+        runtime.show(s)
+
+    def on_tool(message):
+        s["messages"] = [dict(m) for m in chat.messages[chat._first_turn():]]
+        s["pending"] = ""
+        runtime.show(s)
+
+    try:
+        reply = await chat.send(text, generation_config(s["settings"]), on_text=on_text,
+                                on_tool=on_tool, cancel=runtime.cancel)
+    except Exception as e:
+        s["messages"].pop()
+        s.update(phase="ready", pending="", draft=text, status=f"Could not answer: {e}")
+        return s
+    ended = time.perf_counter()
+    last = reply.rounds[-1]
+    s["messages"] = [dict(m) for m in chat.messages[chat._first_turn():]]
+    s["messages"][-1].update(ids=list(last.ids), finish=last.finish_reason)
+    s["raw"] = _raw(chat, last)
+    tokens = sum(len(r.ids) for r in reply.rounds)
+    ttft = (first[0] - started) * 1000 if first else None
+    tok_s = (len(last.ids) - 1) / (ended - first[0]) if first and len(last.ids) > 1 and ended > first[0] else None
+    s["stats"] = {"ttft_ms": ttft, "tok_s": tok_s, "tokens": tokens}
+    runtime.timing("ttft_ms", ttft or 0.0)
+    runtime.timing("decode_tok_s", tok_s or 0.0)
+    runtime.timing("reply_tokens", tokens)
+    note = {"cancelled": " (stopped)", "length": " (length limit)", "context": " (context window full)"}
+    rate = f", {tok_s:.1f} tokens/s" if tok_s else ""
+    s.update(phase="ready", pending="",
+             status=f"{tokens} tokens{rate}{note.get(last.finish_reason, '')}.")
+    return s
+
+
+def _raw(chat: Chat, last) -> str:
+    """The exact string of the last model call: prompt as rendered, then the reply's tokens."""
+    prompt_ids = chat.generator.cached[: last.prompt_tokens]
+    return chat.tokenizer.decode(prompt_ids + last.ids)
+
+
+async def run(state: dict, action: str, value, runtime):
+    s = copy.deepcopy(state)
+    if action == "load" and s["phase"] == "idle":
+        yield await _load(s, runtime)
+    elif action == "send" and s["phase"] == "ready":
+        text = (value if value is not None else s["draft"]).strip()
+        if text:
+            yield await _send(s, text, runtime)
+
+
+def _message(m: dict, call: bool = False) -> str:
+    role = m["role"]
+    if role == "user":
+        return f'<div class="llmb-msg llmb-msg--user"><span class="llmb-msg__who">You</span><div>{html.escape(m["content"]).replace(chr(10), "<br>")}</div></div>'
+    if role == "tool":
+        return f'<div class="llmb-msg llmb-msg--tool"><span class="llmb-msg__who">Tool result</span><pre>{html.escape(m["content"])}</pre></div>'
+    ids = " ".join(str(t) for t in m.get("ids", []))
+    attrs = f' data-token-ids="{ids}" data-finish="{html.escape(m.get("finish", ""))}"' if "ids" in m else ""
+    # A reply that called a tool is the first of three steps: call -> result -> answer.
+    kind, who = ("llmb-msg--call", "Model: tool call") if call else ("", "Model")
+    return (f'<div class="llmb-msg llmb-msg--assistant {kind}" data-testid="chat-message-assistant"{attrs}>'
+            f'<span class="llmb-msg__who">{who}</span>{safe_markdown.to_html(m["content"])}</div>')
+
+
+def _messages(s: dict) -> str:
+    out = []
+    msgs = s["messages"]
+    for i, m in enumerate(msgs):
+        call = m["role"] == "assistant" and i + 1 < len(msgs) and msgs[i + 1]["role"] == "tool"
+        out.append(_message(m, call))
+    if s["pending"] or s["phase"] == "generating":
+        out.append('<div class="llmb-msg llmb-msg--assistant llmb-msg--pending" aria-busy="true">'
+                   f'<span class="llmb-msg__who">Model</span>{safe_markdown.to_html(s["pending"]) or "<p>…</p>"}</div>')
+    if not out:
+        out.append('<p class="llmb-chat__empty">No messages yet.</p>')
+    return "".join(out)
+
+
+def _toggle(s: dict, name: str, label: str) -> str:
+    ok = s["features"][name]
+    checked = " checked" if s["settings"][name] else ""
+    disabled = "" if ok and s["phase"] != "generating" else " disabled"
+    reason = "" if ok else f'<span class="llmb-chat__reason">{NO_FEATURE[name]}</span>'
+    return f'<label class="llmb-chat__toggle"><input type="checkbox" data-action="{name}"{checked}{disabled}> {label}</label>{reason}'
+
+
+def render(s: dict) -> str:
+    phase, settings = s["phase"], s["settings"]
+    e = html.escape
+    load_label = {"idle": f"Load the model ({_mb(s['model']['bytes'])})", "loading": "Loading…",
+                  "ready": "Model loaded", "generating": "Model loaded"}[phase]
+    bar = [f'<button type="button" class="md-button md-button--primary" data-action="load" data-testid="chat-load"'
+           f'{"" if phase == "idle" else " disabled"}>{e(load_label)}</button>']
+    options = "".join(f'<option value="{k}"{" selected" if k == s["backend"]["choice"] else ""}>{v}</option>'
+                      for k, v in BACKENDS.items())
+    busy = " disabled" if phase in ("loading", "generating") else ""
+    bar.append(f'<label class="llmb-chat__backend">Runtime <select data-action="backend"{busy}>{options}</select></label>')
+    if s["backend"]["active"]:
+        bar.append(f'<span class="llmb-chat__badge" data-testid="chat-backend">{e(BACKENDS[s["backend"]["active"]])}</span>')
+    p = s["progress"]
+    if p:
+        bar.append(f'<label class="llmb-chat__progress">{e(p["file"])} <progress data-testid="chat-progress" max="{p["total"]}" value="{p["loaded"]}"></progress> '
+                   f'{_mb(p["loaded"])} / {_mb(p["total"])}</label>')
+    ready = phase == "ready"
+    compose = (
+        f'<label class="llmb-chat__input">Message <textarea rows="2" data-action="draft" data-enter-action="send" data-testid="chat-input" '
+        f'placeholder="Ask something, then press Enter (Shift+Enter for a new line)">{e(s["draft"])}</textarea></label>'
+        f'<button type="button" class="md-button md-button--primary" data-action="send" data-testid="chat-send"{"" if ready else " disabled"}>Send</button>'
+        f'<button type="button" class="md-button" data-action="stop" data-testid="chat-stop"{"" if phase == "generating" else " disabled"}>Stop</button>'
+        f'<button type="button" class="md-button" data-action="new_chat"{"" if s["messages"] or s["pending"] else " disabled"}>New chat</button>'
+    )
+    knobs = (
+        f'<label>Temperature <input type="range" min="0" max="1.5" step="0.05" value="{settings["temperature"]}" data-action="temperature"{busy}> '
+        f'<output>{settings["temperature"]:.2f}</output></label>'
+        f'<label>Top-p <input type="range" min="0.05" max="1" step="0.05" value="{settings["top_p"]}" data-action="top_p"{busy}> '
+        f'<output>{settings["top_p"]:.2f}</output></label>'
+        + _toggle(s, "think", "Think") + _toggle(s, "tools", "Tools")
+        + f'<label class="llmb-chat__toggle"><input type="checkbox" data-action="show_raw"{" checked" if s["show_raw"] else ""}> Show the raw string</label>'
+    )
+    raw = ""
+    if s["show_raw"]:
+        text = s["raw"] or "Send a message to see the exact string the model reads, special tokens included."
+        raw = f'<pre class="llmb-chat__raw" data-testid="chat-raw">{e(text)}</pre>'
+    stats = s["stats"]
+    data = "".join(f' data-{k.replace("_", "-")}="{v:.2f}"' for k, v in stats.items() if isinstance(v, float))
+    return (
+        f'<section class="llmb-chat" aria-label="Chat with {e(s["model"]["name"])}">'
+        f'<div class="llmb-chat__bar">{"".join(bar)}</div>'
+        f'<div class="llmb-chat__log" role="log" aria-live="polite" data-scroll-key="log">{_messages(s)}</div>'
+        f'<div class="llmb-chat__compose">{compose}</div>'
+        f'<div class="llmb-chat__knobs">{knobs}</div>{raw}'
+        f'<p class="llmb-chat__status" role="status" data-testid="chat-status" data-phase="{phase}"{data}>{e(s["status"])}</p>'
+        "</section>"
+    )
