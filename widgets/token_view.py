@@ -1,11 +1,13 @@
 """A rendered conversation as tokens: each with its id, text, role, whether it is a special token,
 and whether supervised fine-tuning trains on it (the template and loss-mask widgets show this).
 
-    >>> view = token_view(tok, template, [{"role": "user", "content": "Hi"},
-    ...                                   {"role": "assistant", "content": "Hello!"}])
-    >>> [(r.text, r.role, r.trained) for r in view][-6:]
-    [('<|im_start|>', 'assistant', False), ('assistant', 'assistant', False), ('\\n', 'assistant', False),
-     ('Hello', 'assistant', True), ('!', 'assistant', True), ('<|im_end|>', 'assistant', True)]
+    >>> view = token_view(tok, smollm2_template, [{"role": "user", "content": "Hi"},
+    ...                                          {"role": "assistant", "content": "Hello!"}])
+    >>> [(r.text, r.role, r.special, r.trained) for r in view][-8:]
+    [('<|im_start|>', 'assistant', True, False), ('ass', 'assistant', False, False),
+     ('istant', 'assistant', False, False), ('\\n', 'assistant', False, False),
+     ('Hello', 'assistant', False, True), ('!', 'assistant', False, True),
+     ('<|im_end|>', 'assistant', True, True), ('\\n', 'assistant', False, False)]
 
 How it is computed, for any template: rendering the first k messages marks where message k's
 turn starts; rendering them with the generation prompt marks where the model's own text starts
