@@ -6,9 +6,8 @@ combination the reader can pick (template, thinking, tools), so the widget react
 reads the same with JavaScript off. The shipped model's template is used while it can show what
 is asked; thinking and tools switch to a Qwen3-style template (widgets/templates/), labelled so.
 
-Which tokens SFT trains on is found by rendering prefixes: for each assistant turn, the text
-between "the conversation so far plus the generation prompt" and "the conversation with that
-turn" is what the model writes, so those tokens (its end-of-turn token included) get a loss.
+Which tokens SFT trains on comes from widgets/token_view.py: the model's own text of each
+assistant turn, its end-of-turn token included.
 """
 
 from __future__ import annotations
@@ -41,38 +40,16 @@ def conversation(think: bool, tools: bool) -> list:
     return msgs + turns
 
 
-def token_rows(tokenizer, template, messages, *, enable_thinking, tools, specials) -> dict:
-    """Tokens of the rendered conversation with their ids, whether each is special and whether
-    SFT trains on it, plus where the last assistant turn's generation starts and stops."""
-    from .chat_template import render
-    full = render(template, messages, add_generation_prompt=False, enable_thinking=enable_thinking, tools=tools)
-    spans = []  # (start, end) character offsets of text the model writes
-    for k, m in enumerate(messages):
-        if m["role"] != "assistant":
-            continue
-        prefix = render(template, messages[:k], add_generation_prompt=True,
-                        enable_thinking=enable_thinking, tools=tools)
-        upto = render(template, messages[:k + 1], add_generation_prompt=False,
-                      enable_thinking=enable_thinking, tools=tools)
-        if not (upto.startswith(prefix) and full.startswith(upto)):
-            raise ValueError(f"template does not render assistant turn {k} as a continuation of its prompt")
-        spans.append((len(prefix), len(upto.rstrip("\n"))))
-    ids = tokenizer.encode_with_special_tokens(full)
-    byte_spans = [(len(full[:a].encode()), len(full[:b].encode())) for a, b in spans]
-    special_ids = set(specials.values())
-    rows, at = [], 0
-    gen_start = stop = None
-    for i, token_id in enumerate(ids):
-        raw = tokenizer.id_to_bytes(token_id)
-        trained = any(a <= at < b for a, b in byte_spans)
-        if byte_spans and at == byte_spans[-1][0]:
-            gen_start = i
-        rows.append([raw.decode("utf-8", errors="replace"), token_id, int(token_id in special_ids), int(trained)])
-        at += len(raw)
-        if byte_spans and at == byte_spans[-1][1]:
-            stop = i
-    if at != len(full.encode()):
-        raise ValueError("token bytes do not add up to the rendered text")
+def token_rows(tokenizer, template, messages, *, enable_thinking, tools) -> dict:
+    """Rows [text, id, special, trained] of the rendered conversation (from widgets.token_view),
+    plus where the model's text of the last assistant turn starts and stops."""
+    from .token_view import token_view
+    records = token_view(tokenizer, template, messages, enable_thinking=enable_thinking, tools=tools)
+    rows = [[r.text, r.id, int(r.special), int(r.trained)] for r in records]
+    stop = max(i for i, r in enumerate(rows) if r[3])
+    gen_start = stop
+    while gen_start > 0 and rows[gen_start - 1][3]:
+        gen_start -= 1
     return {"tokens": rows, "gen_start": gen_start, "stop": stop}
 
 
@@ -86,7 +63,6 @@ def variants(ctx) -> dict:
 
     manifest = ctx["manifest"]
     tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
-    specials = manifest["tokenizer"]["special_tokens"]
     features = manifest["chat_template"].get("features", {})
     schema = [default_toolbox().tools["calculate"].schema]
     out = {}
@@ -97,7 +73,7 @@ def variants(ctx) -> dict:
             for tools in ((False, True) if tools_ok else (False,)):
                 msgs = conversation(think, tools)
                 rows = token_rows(tokenizer, template, msgs, enable_thinking=think if think_ok else None,
-                                  tools=schema if tools else None, specials=specials)
+                                  tools=schema if tools else None)
                 out[f"{name}:{int(think)}:{int(tools)}"] = {"messages": msgs, **rows}
     return out
 
