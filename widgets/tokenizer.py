@@ -46,6 +46,8 @@ class _Classes(dict):
         elif c in _WHITE_SPACE:
             cls = "\t"
         else:
+            # A character newer than this interpreter's Unicode tables is "Cn" here, so "other";
+            # CPython 3.11 has Unicode 14, Pyodide 3.14 has 16, close to the Rust reference.
             cat = unicodedata.category(c)[0]
             cls = "x" if cat == "L" else "0" if cat == "N" else "!"
         self[cp] = cls
@@ -88,8 +90,8 @@ class Tokenizer:
         self.inverse = {i: t for t, i in self.vocab.items()}
         byte_chars = bytes_to_unicode()
         # str.translate table from a latin-1 char (one byte) to its byte char. Bytes without a
-        # token (SmolLM2 lacks 21, e.g. 0x1d) are dropped before merging, as the reference does
-        # when there is no unk token: their neighbours may then merge.
+        # token (SmolLM2 has none for 21 of the 256, e.g. 0x1d) are dropped before merging, as
+        # the reference does when there is no unk token: their neighbours may then merge.
         self._byte_map = {b: c if c in self.vocab else None for b, c in byte_chars.items()}
         self._unbyte = {c: b for b, c in byte_chars.items()}
         self._classes = _Classes()
