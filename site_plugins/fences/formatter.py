@@ -29,6 +29,9 @@ NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # Set by FencesPlugin.on_config for each build; the formatter has no other way to reach it.
 context: dict = {"enabled": True, "package": "widgets", "ctx": {}}
+# superfences swallows a formatter's exceptions (the fence silently becomes plain code), so
+# failures are collected here and FencesPlugin.on_page_content fails the build with them.
+errors: list = []
 
 
 def parse_options(source: str) -> tuple[str, dict]:
@@ -62,7 +65,12 @@ def render_widget(name: str, options: dict) -> str:
 
 
 def format_widget(source, language, css_class, options, md, **kwargs):
-    name, widget_options = parse_options(source)
-    if not context.get("enabled", True):
-        return f'<div class="llmb-widget" data-widget="{name}"><p>(widget {name} off in this build)</p></div>'
-    return render_widget(name, widget_options)
+    try:
+        name, widget_options = parse_options(source)
+        if not context.get("enabled", True):
+            return f'<div class="llmb-widget" data-widget="{name}"><p>(widget {name} off in this build)</p></div>'
+        return render_widget(name, widget_options)
+    except Exception as e:
+        errors.append(str(e) if isinstance(e, PluginError) else f"llmb-fences: widget fence failed: {type(e).__name__}: {e}")
+        return '<div class="llmb-widget llmb-widget--broken"></div>'
+

@@ -27,5 +27,18 @@ class FencesPlugin(BasePlugin[FencesConfig]):
         if models is not None and models.config.enabled:
             ctx = {"manifest": models.manifest, "artifact_dir": str(models.artifact_dir),
                    "model_path": models.site_path}
+        formatter.errors.clear()
+        self.failures = []
         formatter.context = {"enabled": True, "package": self.config.package, "ctx": ctx}
         return config
+
+    def on_page_content(self, html, *, page, config, files):
+        # Raising here would add mkdocs' own "Error reading page" line; collect, fail once at the end.
+        if self.config.enabled and formatter.errors:
+            self.failures += [f"{error} (in {page.file.src_uri})" for error in formatter.errors]
+            formatter.errors.clear()
+        return html
+
+    def on_post_build(self, *, config):
+        if self.config.enabled and self.failures:
+            raise PluginError(self.failures[0] + (f" (and {len(self.failures) - 1} more)" if len(self.failures) > 1 else ""))
