@@ -5,6 +5,8 @@ sanitising, and hand-written expectations for the Qwen3-style template."""
 import itertools
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gguf_tokenizer import hf_tokenizer, tokenizer_files
 from test_chat_template import CONVERSATIONS, QWEN3, TOOLS
@@ -132,3 +134,46 @@ def test_multibyte_and_dropped_bytes_keep_alignment(tok):
     assert b"".join(tok.id_to_bytes(r.id) for r in trained) == "👨‍👩‍👧 ok<|im_end|>".encode()
     assert "\ufffd" in "".join(r.text for r in trained)  # emoji pieces shown as replacement characters
     assert [r.id for r in view] == hf_ids(messages, hf_tokenizer().chat_template)
+
+
+PIECES = ["a", "Hi", " ", "\n", "\n\n", "7", "42", "user", "assistant", "system", "é", "😀", "<|im_end|>",
+          "<|im_start|>", "<|endoftext|>", "'s", "\t"]
+CONTENT = st.lists(st.sampled_from(PIECES), max_size=6).map("".join)
+
+
+@st.composite
+def conversations(draw):
+    messages = [{"role": "system", "content": draw(CONTENT)}] if draw(st.booleans()) else []
+    for i in range(draw(st.integers(1, 4))):
+        messages.append({"role": "user" if i % 2 == 0 else "assistant", "content": draw(CONTENT)})
+    return messages
+
+
+@settings(max_examples=60, deadline=None)
+@given(messages=conversations(), prompt=st.booleans())
+def test_random_conversations_equal_transformers(tok, messages, prompt):
+    template = hf_tokenizer().chat_template
+    view = token_view(tok, template, messages, add_generation_prompt=prompt)
+    sanitized = hf_tokenizer().apply_chat_template(messages, chat_template=template, tokenize=True, return_dict=True,
+                                                   sanitize_control_tokens=True, add_generation_prompt=prompt)
+    assert [r.id for r in view] == sanitized["input_ids"]
+    if not any(t in m["content"] for m in messages for t in tok.added):  # the mask API cannot sanitise
+        out = hf_tokenizer().apply_chat_template(messages, chat_template=SMOL_ANNOTATED, tokenize=True,
+                                                 return_dict=True, return_assistant_tokens_mask=True,
+                                                 add_generation_prompt=prompt)
+        assert [int(r.trained) for r in view] == out["assistant_masks"]
+    assert all(r.role in ("system", "user", "assistant") for r in view)
+    assert not any(r.trained for r in view if r.role != "assistant")
+
+
+@settings(max_examples=40, deadline=None)
+@given(messages=conversations(), thinking=st.sampled_from([None, False, True]), tools=st.sampled_from([None, TOOLS]))
+def test_random_conversations_qwen3_equal_transformers(tok, messages, thinking, tools):
+    kwargs = {} if thinking is None else {"enable_thinking": thinking}
+    view = token_view(tok, QWEN3, messages, add_generation_prompt=True, tools=tools, **kwargs)
+    sanitized = hf_tokenizer().apply_chat_template(messages, chat_template=QWEN3, tokenize=True, return_dict=True,
+                                                   sanitize_control_tokens=True, add_generation_prompt=True,
+                                                   tools=tools, **kwargs)
+    assert [r.id for r in view] == sanitized["input_ids"]
+    assert not any(r.trained for r in view if r.role != "assistant")
+    assert view[-1].role == "assistant" and not view[-1].trained

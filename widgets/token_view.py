@@ -101,19 +101,22 @@ def token_view(tokenizer, template: str, messages: list, *, add_generation_promp
         begin, end = starts[k], starts[k + 1]
         roles[begin:end] = [message["role"]] * (end - begin)
         content = message.get("content") if isinstance(message.get("content"), str) else ""
-        at = text.find(content, begin, end) if content else -1
-        if k == 0 and at > 0:
+        if k == 0:
             # Text the template writes before the first turn (a default system prompt, a tools
-            # block) is system text: it ends where the turn marker of message 0 begins.
+            # block) is system text: it ends at the last turn marker before message 0's content
+            # (its last occurrence: a header may repeat a short content such as "user").
+            at = text.rfind(content, begin, end) if content else end
             marker = _turn_marker(draw, messages, tokenizer)
-            first = text.rfind(marker, 0, at) if marker else -1
-            roles[:max(first, 0)] = ["system"] * max(first, 0)
+            first = max(text.rfind(marker, 0, at), 0) if marker else 0
+            roles[:first] = ["system"] * first
         if message["role"] == "assistant":
             try:
                 own = max(begin, min(end, _common(draw(messages[:k], True), text))) if k else begin
             except Exception:
                 own = begin
-            stop = text.find(end_of_turn, max(own, at + len(content) if at >= 0 else own), end)
+            # The reply's end-of-turn token follows its content (which may contain that string).
+            at = text.find(content, own, end) if content else -1
+            stop = text.find(end_of_turn, at + len(content) if at >= 0 else own, end)
             stop = end if stop < 0 else stop + len(end_of_turn)
             trained[own:stop] = [True] * (stop - own)
     roles[starts[n]:] = ["assistant" if add_generation_prompt else messages[-1]["role"]] * (len(text) - starts[n])
@@ -148,7 +151,9 @@ def _records(tokenizer, template, messages, kwargs, prompt, text, roles, trained
         piece = tokenizer.id_to_bytes(i)
         while data[at:at + len(piece)] != piece and at < len(data):
             at += 1  # a byte without a token (the tokenizer drops it) sits here
+        # A token that straddles the prompt and the reply (header "\n" + reply " ") is trained,
+        # as in transformers' assistant mask: the model has to produce part of it.
         records.append(TokenRecord(i, piece.decode("utf-8", errors="replace"), byte_roles[at],
-                                   i in added_ids, byte_trained[at]))
+                                   i in added_ids, any(byte_trained[at:at + len(piece)])))
         at += len(piece)
     return records
