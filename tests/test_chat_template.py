@@ -102,3 +102,12 @@ def test_raise_exception_and_sandbox():
         render("{% set ns = namespace() %}{% set ns._x = 1 %}", [{"role": "user", "content": "x"}])
     with pytest.raises(ValueError):
         render("x", [])
+
+
+def test_worked_example_in_docstring():
+    import doctest
+
+    import widgets.chat_template
+
+    result = doctest.testmod(widgets.chat_template)
+    assert result.attempted >= 2 and result.failed == 0

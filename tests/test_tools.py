@@ -153,3 +153,10 @@ def test_nothing_the_model_writes_raises(text):
 def test_tools_module_is_stdlib_only():
     imported = {line.split()[1].split(".")[0] for line in open(tools.__file__) if line.startswith(("import ", "from "))}
     assert imported <= {"ast", "math", "operator", "dataclasses", "datetime", "typing"}
+
+
+def test_worked_examples_in_docstrings():
+    import doctest
+
+    for module in (tools, tool_calls):
+        assert doctest.testmod(module).failed == 0
