@@ -22,9 +22,8 @@ CANCEL_ACTIONS = ("stop",)
 ILLUSTRATIONS = {
     "What is 2 + 2?": "\nWhat is 3 + 5?\nWhat is 10 − 4?\nWhat is 6 × 7?\n\nWorksheet 1: adding "
                       "and subtracting. The answer key is on page 12.",
-    "Give me three tips for sleeping better.": " I go to bed at eleven and lie awake until three. "
-                                               "I have tried tea and counting sheep. Anything else? "
-                                               "Thanks in advance!\n\nReply #1:",
+    "Write a haiku about autumn.": " Then write one about winter, and explain which one you liked "
+                                   "more.\n\nHomework, week 6: poetry forms. Due Monday.",
     "Translate 'good morning' into French.": "\nTranslate 'good night' into French.\nTranslate "
                                              "'thank you' into Spanish.\n\nExercise 4: greetings "
                                              "around the world",
@@ -40,8 +39,8 @@ def initial_state(options, ctx):
     files = manifest.get("files", {})
     lanes = {}
     for prompt in PROMPTS:
-        lanes[prompt] = {lane: {"prompt_ids": d["prompt_ids"], "ids": d["ids"], "text": d["text"],
-                                "finish": d["finish"]} for lane, d in demos["lanes"][prompt].items()}
+        lanes[prompt] = {lane: {k: d[k] for k in ("prompt_ids", "stop_ids", "ids", "text", "finish")}
+                         for lane, d in demos["lanes"][prompt].items()}
     return {
         "prompts": list(PROMPTS),
         "current": int(options.get("prompt", 0)),
@@ -81,6 +80,7 @@ def update(state, action, value):
 async def run(state, action, value, runtime):
     """Regenerate both real lanes in the browser, greedily, and compare them token by token."""
     from .demos import lane_prompts
+    from .generation import Generator
     if action != "run" or state["phase"] != "idle":
         return
     s = copy.deepcopy(state)
@@ -105,7 +105,8 @@ async def run(state, action, value, runtime):
                 live["text"] += piece
                 runtime.show(s)
 
-            result = await model.generator.generate(
+            generator = Generator(model.backend, model.tokenizer.id_to_bytes, pre["stop_ids"])
+            result = await generator.generate(
                 ids[lane], GenerationConfig(s["max_new_tokens"], GREEDY), on_text=on_text,
                 cancel=runtime.cancel)
             live.update(text=result.text, ids=result.ids,
@@ -136,7 +137,7 @@ def _lane(title, kind, input_text, output, foot, specials=()):
            f'<pre>{_specials(input_text, specials)}</pre></details>' if input_text is not None else "")
     return (f'<section class="llmb-lane llmb-lane--{kind}" aria-label="{escape(title)}">'
             f'<h4 class="llmb-lane-title">{escape(title)}</h4>{inp}'
-            f'<pre class="llmb-lane-output" data-lane="{kind}">{escape(output)}</pre>'
+            f'<pre class="llmb-lane-output" data-lane="{kind}">{_specials(output, specials)}</pre>'
             f'<p class="llmb-lane-foot">{foot}</p></section>')
 
 
@@ -151,8 +152,12 @@ def render(state):
     for kind, title in LANES:
         pre = state["lanes"][prompt][kind]
         live = state["live"].get(kind)
-        foot = (f"Real output of {escape(state['model']['name'])}: greedy, computed when this page "
-                f"was built ({len(pre['ids'])} token{'s' if len(pre['ids']) != 1 else ''}, {'stopped at end-of-turn' if pre['finish'] == 'stop' else 'cut at the token limit'}).")
+        count = f"{len(pre['ids'])} token{'s' if len(pre['ids']) != 1 else ''}"
+        ended = "ended at its stop token" if pre["finish"] == "stop" else "cut at the token limit"
+        stops = ("No template means no turn to end, so only the end-of-text token may stop it."
+                 if kind == "raw" else "It stops at the end-of-turn token, as a chat app does.")
+        foot = (f"Real output of {escape(state['model']['name'])}, greedy, computed when this page "
+                f"was built ({count}, {ended}). {stops}")
         text = pre["text"]
         if live is not None:
             text = live["text"]

@@ -24,14 +24,14 @@ from pathlib import Path
 from .generation import GenerationConfig, Generator
 from .sampling import GREEDY
 
-VERSION = 1
+VERSION = 2
 FILE = "demos.json"
 MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
 
 # Prompts of the base-vs-assistant widget.
 PROMPTS = (
     "What is 2 + 2?",
-    "Give me three tips for sleeping better.",
+    "Write a haiku about autumn.",
     "Translate 'good morning' into French.",
 )
 
@@ -54,10 +54,20 @@ def lane_prompts(tokenizer, template: str, prompt: str) -> dict:
     return {"raw": tokenizer.encode(prompt), "chat": tokenizer.encode_with_special_tokens(chat)}
 
 
-async def greedy_lane(generator: Generator, ids: list, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
+def lane_stop_ids(manifest) -> dict:
+    """Stop ids per lane. The chat lane stops where a chat app stops (the manifest's stop ids,
+    end-of-turn included). Bare text has no turns to end, so, as when prompting a base model,
+    only the end-of-text token stops it."""
+    specials = manifest.tokenizer.special_tokens
+    end_of_text = specials.get("<|endoftext|>", manifest.tokenizer.eos_id)
+    return {"raw": [end_of_text], "chat": list(manifest.tokenizer.stop_ids)}
+
+
+async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
     """The greedy continuation of ``ids``, as the widget stores and compares it."""
+    generator = Generator(backend, tokenizer.id_to_bytes, stop_ids)
     result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY))
-    return {"prompt_ids": list(ids), "ids": result.ids, "text": result.text,
+    return {"prompt_ids": list(ids), "stop_ids": list(stop_ids), "ids": result.ids, "text": result.text,
             "finish": result.finish_reason}
 
 
@@ -93,13 +103,12 @@ async def compute(artifact_dir) -> dict:
     tokenizer = Tokenizer.from_file(folder / manifest.tokenizer.file)
     backend = NativeBackend.from_artifact(folder)
     template = manifest.chat_template.text
-    generator = Generator(backend, tokenizer.id_to_bytes, manifest.tokenizer.stop_ids)
+    stops = lane_stop_ids(manifest)
     lanes = {}
     for prompt in PROMPTS:
         lanes[prompt] = {}
         for lane, ids in lane_prompts(tokenizer, template, prompt).items():
-            lanes[prompt][lane] = await greedy_lane(generator, ids)
-    generator.forget()
+            lanes[prompt][lane] = await greedy_lane(backend, tokenizer, ids, stops[lane])
 
     end = manifest.tokenizer.special_tokens.get("<|im_end|>", manifest.tokenizer.stop_ids[0])
     prompt_ids = lane_prompts(tokenizer, template, preference.PROMPT)["chat"]

@@ -1,0 +1,155 @@
+"""Base-vs-assistant lanes and the preference log-likelihoods: the build-time demos against an
+independent plain onnxruntime loop and transformers' template, and the widget's live run."""
+
+import asyncio
+import json
+from pathlib import Path
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+
+from gguf_tokenizer import hf_tokenizer
+from widgets import base_vs_assistant as B
+from widgets import demos as D
+from widgets import preference as P
+
+
+@pytest.fixture(scope="module")
+def demos(default_artifact):
+    return D.ensure(default_artifact)
+
+
+@pytest.fixture(scope="module")
+def manifest(default_artifact):
+    return json.loads((Path(default_artifact) / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def plain(default_artifact, manifest):
+    """An independent onnxruntime loop (numpy only, no widgets code): ``plain(ids)`` feeds ids in
+    the order given, the first list as one prefill and each later list after it with the caches,
+    and returns the last position's logits after each call."""
+    onnx = manifest["onnx"]
+    session = ort.InferenceSession(str(Path(default_artifact) / onnx["file"]), providers=["CPUExecutionProvider"])
+    types = {i.name: i.type for i in session.get_inputs()}
+    outputs = [onnx["outputs"]["logits"]] + [c["output"] for c in onnx["cache"]]
+
+    def run(chunks):
+        caches = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], dtype=np.float32)
+                  for c in onnx["cache"]}
+        done, last = 0, []
+        for ids in chunks:
+            feed = {onnx["inputs"]["input_ids"]: np.array([ids], dtype=np.int64), **caches}
+            if onnx["inputs"].get("position_ids"):
+                feed[onnx["inputs"]["position_ids"]] = np.arange(done, done + len(ids), dtype=np.int64)[None]
+            if onnx["inputs"].get("attention_mask"):
+                feed[onnx["inputs"]["attention_mask"]] = np.ones((1, done + len(ids)), dtype=np.int64)
+            for name in feed:
+                if "int32" in types[name]:
+                    feed[name] = feed[name].astype(np.int32)
+            logits, *present = session.run(outputs, feed)
+            caches = {c["input"]: v for c, v in zip(onnx["cache"], present)}
+            done += len(ids)
+            last.append(logits[0, -1].astype(np.float64))
+        return last
+
+    return run
+
+
+def test_lane_prompts_match_transformers(demos):
+    hf = hf_tokenizer()
+    for prompt in D.PROMPTS:
+        lanes = demos["lanes"][prompt]
+        assert lanes["raw"]["prompt_ids"] == hf.encode(prompt, add_special_tokens=False)
+        expected = hf.apply_chat_template([{"role": "user", "content": prompt}], add_generation_prompt=True,
+                                          tokenize=True, return_dict=False)
+        assert lanes["chat"]["prompt_ids"] == list(expected)
+
+
+def test_lanes_equal_a_plain_greedy_loop(demos, plain):
+    for prompt in D.PROMPTS:
+        for lane in ("raw", "chat"):
+            d = demos["lanes"][prompt][lane]
+            chunks, out = [list(d["prompt_ids"])], []
+            while len(out) < demos["max_new_tokens"]:
+                token = int(np.argmax(plain(chunks)[-1]))
+                out.append(token)
+                if token in d["stop_ids"]:
+                    break
+                chunks.append([token])
+            assert out == d["ids"], (prompt, lane)
+    chat = demos["lanes"][D.PROMPTS[0]]["chat"]
+    assert chat["finish"] == "stop" and chat["text"].strip()
+
+
+def test_preference_log_likelihoods_equal_the_plain_loop(demos, plain):
+    hf = hf_tokenizer()
+    pref = demos["preference"]
+    prompt = hf.apply_chat_template([{"role": "user", "content": P.PROMPT}], add_generation_prompt=True,
+                                    tokenize=True, return_dict=False)
+    for key, answer in P.ANSWERS.items():
+        answer_ids = hf.encode(answer, add_special_tokens=False) + [hf.convert_tokens_to_ids("<|im_end|>")]
+        rows = np.array(plain([list(prompt)] + [[t] for t in answer_ids[:-1]]))
+        top = rows.max(-1, keepdims=True)
+        logp = rows - top - np.log(np.exp(rows - top).sum(-1, keepdims=True))
+        total = float(logp[np.arange(len(answer_ids)), answer_ids].sum())
+        assert pref["tokens"][key] == len(answer_ids)
+        assert pref["logp"][key] == pytest.approx(total, abs=1e-6)
+
+
+def test_demos_are_cached_by_model_and_inputs(default_artifact, demos, manifest):
+    path = Path(default_artifact) / D.FILE
+    before = path.stat().st_mtime_ns
+    assert D.ensure(default_artifact) == demos
+    assert path.stat().st_mtime_ns == before
+    assert demos["key"] == D.inputs_key(manifest["onnx"]["sha256"])
+
+
+class NativeRuntime:
+    """What backend_browser's Runtime offers a widget, over native onnxruntime."""
+
+    cancel = None
+
+    def __init__(self, folder):
+        from widgets.backend_native import NativeBackend
+        from widgets.manifest import Manifest
+        from widgets.tokenizer import Tokenizer
+        info = Manifest.load(folder)
+        self.model = type("Model", (), {"info": info, "backend": NativeBackend.from_artifact(folder),
+                                        "tokenizer": Tokenizer.from_file(Path(folder) / info.tokenizer.file)})
+        self.shown = []
+
+    async def load_model(self, path, choice="auto", on_progress=None):
+        return self.model
+
+    def show(self, state):
+        self.shown.append(state["status"])
+
+
+@pytest.fixture(scope="module")
+def ctx(default_artifact, manifest):
+    return {"manifest": manifest, "artifact_dir": str(default_artifact), "model_path": "models/x/"}
+
+
+def test_widget_renders_the_lanes_and_runs_them_again(ctx, demos, default_artifact):
+    state = B.initial_state({}, ctx)
+    json.dumps(state)
+    html = B.render(state)
+    first = demos["lanes"][D.PROMPTS[0]]
+    assert "The same model, fed the chat template" in html and "Illustration" in html
+    assert "written by hand" in html.lower()
+    from html import escape
+    assert escape(first["chat"]["text"]) in html
+    state = B.update(state, "prompt", "2")
+    assert state["current"] == 2 and state["live"] == {}
+
+    async def collect():
+        return [s async for s in B.run(state, "run", None, NativeRuntime(default_artifact))]
+
+    final = asyncio.run(collect())[-1]
+    assert final["status"] == "Both lanes match the build-time text, token for token."
+    lanes = demos["lanes"][D.PROMPTS[2]]
+    for lane in ("raw", "chat"):
+        assert final["live"][lane]["ids"] == lanes[lane]["ids"] and final["live"][lane]["match"]
+    assert "identical to the build-time text" in B.render(final)
