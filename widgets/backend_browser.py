@@ -15,8 +15,9 @@ Two jobs:
    - typing in a text field updates the state without re-rendering (the caret stays put);
    - Enter (without Shift) in a field with ``data-enter-action="A"`` dispatches action A;
    - actions listed in the module's ``RUN_ACTIONS`` go to ``run(state, action, value, runtime)``
-     instead, an async generator whose every yielded state is rendered; while it runs, actions in
-     ``CANCEL_ACTIONS`` (default: "stop") set ``runtime.cancel`` before reaching ``update``.
+     instead, an async generator whose every yielded state is rendered (one job at a time: a run
+     action arriving meanwhile waits for it); while it runs, actions in ``CANCEL_ACTIONS``
+     (default: "stop") set ``runtime.cancel`` before reaching ``update``.
 """
 
 from __future__ import annotations
@@ -95,9 +96,14 @@ class Model:
 _models: dict = {}  # (model_path, kind) -> Model, for the life of the tab
 
 
+_webgpu: list = []  # the answer of webgpu_problem, asked once per tab
+
+
 async def webgpu_problem() -> str:
     """"" when WebGPU can run here, else why not."""
-    return str(await js.llmb.model.webgpuProblem())
+    if not _webgpu:
+        _webgpu.append(str(await js.llmb.model.webgpuProblem()))
+    return _webgpu[0]
 
 
 async def _file(base: str, name: str, facts: dict, on_progress) -> object:
@@ -206,6 +212,7 @@ class Mounted:
             self.state = self.module.initial_state(json.loads(str(options)) if not _absent(options) else {}, {})
         self.cancel = Flag()
         self.task = None
+        self.queued = None  # a run action that arrived while a job was finishing
         self.run_actions = set(getattr(self.module, "RUN_ACTIONS", ()))
         self.cancel_actions = set(getattr(self.module, "CANCEL_ACTIONS", ("stop",)))
         self._proxy = create_proxy(self._on_event)
@@ -283,12 +290,16 @@ class Mounted:
         running = self.task is not None and not self.task.done()
         if action in self.run_actions:
             if running:
-                return  # one live job per widget; its controls say so
+                # One live job per widget. The job may be rendering its last state right now, so
+                # the next one waits for it rather than being dropped.
+                self.queued = (action, value)
+                return
             self.cancel.clear()
             self.task = asyncio.ensure_future(self._run(action, value))
             return
         if running and action in self.cancel_actions:
             self.cancel.set()
+            self.queued = None
         self.state = self.module.update(self.state, action, value)
         self.render()
 
@@ -300,6 +311,11 @@ class Mounted:
         except Exception as e:
             js.console.error(f"widget {self.name}: {action} failed: {e}")
             raise
+        finally:
+            if self.queued is not None:
+                (action, value), self.queued = self.queued, None
+                self.cancel.clear()
+                self.task = asyncio.ensure_future(self._run(action, value))
 
 
 def mount(root) -> None:

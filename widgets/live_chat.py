@@ -107,13 +107,22 @@ def update(state: dict, action: str, value) -> dict:
     return s
 
 
-def _chat(state: dict, model) -> Chat:
+def _chat(state: dict, model) -> tuple:
+    """A Chat on the loaded model holding the state's messages, and a function that turns the
+    chat's messages back into the state's (keeping token ids and finish reasons of old turns)."""
     settings, features = state["settings"], state["features"]
     chat = Chat.from_manifest(model.info, model.tokenizer, model.backend, system=state["system"],
                               enable_thinking=settings["think"] if features["think"] else None)
     chat.generator = model.generator  # shared per model: it knows what the cache holds
-    chat.messages += [{"role": m["role"], "content": m["content"]} for m in state["messages"]]
-    return chat
+    pairs = [({"role": m["role"], "content": m["content"]}, m) for m in state["messages"]]
+    chat.messages += [plain for plain, _ in pairs]
+
+    def shown() -> list:
+        # By identity: the chat may have dropped old turns to fit its window.
+        facts = {id(plain): old for plain, old in pairs}
+        return [{**facts.get(id(m), {}), **m} for m in chat.messages[chat._first_turn():]]
+
+    return chat, shown
 
 
 async def _load(s: dict, runtime):
@@ -141,7 +150,7 @@ async def _load(s: dict, runtime):
 
 async def _send(s: dict, text: str, runtime):
     model = await runtime.load_model(s["model"]["path"], s["backend"]["choice"])
-    chat = _chat(s, model)
+    chat, shown = _chat(s, model)
     s["messages"].append({"role": "user", "content": text})
     s.update(draft="", pending="", phase="generating", status="Thinking…")
     runtime.show(s)
@@ -156,7 +165,7 @@ async def _send(s: dict, text: str, runtime):
         runtime.show(s)
 
     def on_tool(message):
-        s["messages"] = [dict(m) for m in chat.messages[chat._first_turn():]]
+        s["messages"] = shown()
         s["pending"] = ""
         runtime.show(s)
 
@@ -169,7 +178,7 @@ async def _send(s: dict, text: str, runtime):
         return s
     ended = time.perf_counter()
     last = reply.rounds[-1]
-    s["messages"] = [dict(m) for m in chat.messages[chat._first_turn():]]
+    s["messages"] = shown()
     s["messages"][-1].update(ids=list(last.ids), finish=last.finish_reason)
     s["raw"] = _raw(chat, last)
     tokens = sum(len(r.ids) for r in reply.rounds)

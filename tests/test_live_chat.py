@@ -1,0 +1,150 @@
+"""The live chat widget's pure part (state, render, update, run) on the fake counting backend,
+and the escaping Markdown its replies go through. Runs under CPython and inside Pyodide."""
+
+import asyncio
+import html
+import re
+
+import pytest
+
+from widgets import live_chat as L
+from widgets import safe_markdown
+from widgets.backend import CountingBackend
+from widgets.generation import Generator
+from widgets.manifest import Manifest
+
+TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+            "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
+MANIFEST = {
+    "schema_version": 1,
+    "model": {"name": "Counting", "slug": "counting", "vocab_size": 256, "context_length": 4096},
+    "tokenizer": {"file": "tokenizer.json", "special_tokens": {}, "eos_id": 101, "stop_ids": [101]},  # "e"
+    "chat_template": {"text": TEMPLATE, "features": {"think": False, "tools": True}},
+    "onnx": {"file": "model.onnx", "inputs": {"input_ids": "ids"}, "outputs": {"logits": "logits"}, "cache": []},
+    "files": {"model.onnx": {"sha256": "0" * 64, "bytes": 98_600_000}, "tokenizer.json": {"sha256": "1" * 64, "bytes": 2_000_000}},
+}
+
+
+class Bytes:
+    """A tokenizer whose ids are byte values."""
+
+    def encode_with_special_tokens(self, text):
+        return list(text.encode())
+
+    def id_to_bytes(self, i):
+        return bytes([i])
+
+    def decode(self, ids):
+        return bytes(ids).decode(errors="replace")
+
+
+class Model:
+    def __init__(self):
+        self.info = Manifest.from_dict(MANIFEST)
+        self.tokenizer = Bytes()
+        self.backend = CountingBackend(vocab_size=256, max_length=4096)
+        self.generator = Generator(self.backend, self.tokenizer.id_to_bytes, [101])
+        self.kind, self.threads, self.source, self.note = "wasm", 2, "network", ""
+
+
+class Runtime:
+    def __init__(self, fail=None):
+        self.model, self.fail, self.shown, self.timings = Model(), fail, [], {}
+        self.cancel = None
+
+    async def load_model(self, path, choice="auto", on_progress=None):
+        if self.fail:
+            raise RuntimeError(self.fail)
+        if on_progress:
+            on_progress("model.onnx", 50, 100, "network")
+        return self.model
+
+    def show(self, state):
+        self.shown.append(L.render(state))
+
+    def timing(self, name, value):
+        self.timings[name] = value
+
+
+def run(state, action, value, runtime):
+    async def go():
+        return [s async for s in L.run(state, action, value, runtime)]
+    return asyncio.run(go())
+
+
+@pytest.fixture
+def state():
+    return L.initial_state({"temperature": 0}, {"manifest": MANIFEST, "model_path": "models/counting/"})
+
+
+def test_initial_render_has_the_hooks_and_the_size(state):
+    out = L.render(state)
+    for hook in ("chat-load", "chat-input", "chat-send", "chat-stop", "chat-status"):
+        assert f'data-testid="{hook}"' in out
+    assert "Load the model (100.6 MB)" in out
+    assert re.search(r'data-testid="chat-send" disabled', out)
+
+
+def test_missing_features_disable_their_toggle_with_a_reason(state):
+    out = L.render(state)
+    think = re.search(r'<input type="checkbox" data-action="think"[^>]*>', out).group(0)
+    tools = re.search(r'<input type="checkbox" data-action="tools"[^>]*>', out).group(0)
+    assert "disabled" in think and L.NO_FEATURE["think"] in out
+    assert "disabled" not in tools and L.NO_FEATURE["tools"] not in out
+    assert L.update(state, "think", "true")["settings"]["think"] is False
+
+
+def test_load_then_send_streams_and_records_ids(state):
+    rt = Runtime()
+    [loaded] = run(state, "load", None, rt)
+    assert loaded["phase"] == "ready" and loaded["backend"]["active"] == "wasm"
+    assert "Ready on WASM, 2 threads" in loaded["status"]
+    assert any('value="50"' in shown for shown in rt.shown)  # the progress bar
+    [done] = run(L.update(loaded, "draft", "ab"), "send", None, rt)
+    reply = done["messages"][-1]
+    # Counting backend: after "...assistant\n" (byte 10) comes 11, 12, ... up to "e" (101).
+    assert reply["ids"] == list(range(11, 102)) and reply["finish"] == "stop"
+    assert done["draft"] == "" and done["phase"] == "ready"
+    assert done["raw"].startswith("<|im_start|>user\nab<|im_end|>\n<|im_start|>assistant\n")
+    assert len(rt.shown) > 10  # streamed piece by piece
+    assert "tokens/s" in done["status"] and rt.timings["reply_tokens"] == 91
+    # A second turn keeps the first turn's ids on display.
+    [again] = run(L.update(done, "draft", "c"), "send", None, rt)
+    assert [m["role"] for m in again["messages"]] == ["user", "assistant", "user", "assistant"]
+    assert again["messages"][1]["ids"] == reply["ids"] and "ids" in again["messages"][3]
+    out = L.render(again)
+    assert out.count('data-testid="chat-message-assistant"') == 2
+
+
+def test_a_failed_load_says_why_and_stays_loadable(state):
+    [s] = run(state, "load", None, Runtime(fail="WebGPU is not available: no adapter"))
+    assert s["phase"] == "idle" and "WebGPU is not available" in s["status"]
+    assert 'data-testid="chat-load" disabled' not in L.render(s)
+
+
+def test_model_text_is_escaped_markdown():
+    out = safe_markdown.to_html('**bold** <img src=x onerror="alert(1)"> `a<b`\n\n```\n<script>\n```')
+    assert "<img" not in out and "<script>" not in out
+    assert "<strong>bold</strong>" in out and "<code>a&lt;b</code>" in out
+    assert "<pre><code>&lt;script&gt;</code></pre>" in out
+    assert safe_markdown.to_html("[x](javascript:alert(1))") == "<p>[x](javascript:alert(1))</p>"
+    text = "1. one\n2. two\n\n# Title"
+    assert safe_markdown.to_html(text) == "<ol><li>one</li><li>two</li></ol><h4>Title</h4>"
+
+
+def test_user_text_is_escaped(state):
+    s = dict(state, messages=[{"role": "user", "content": "<b>hi</b>"}])
+    assert "&lt;b&gt;hi&lt;/b&gt;" in L.render(s)
+
+
+def test_updates(state):
+    s = L.update(state, "top_p", "0.5")
+    assert s["settings"]["top_p"] == 0.5 and state["settings"]["top_p"] == 0.9  # pure
+    assert L.update(s, "backend", "webgpu")["backend"]["choice"] == "webgpu"
+    assert L.update(s, "backend", "cuda")["backend"]["choice"] == "auto"
+    assert L.update(s, "show_raw", "true")["show_raw"] is True
+    assert 'data-testid="chat-raw"' in L.render(L.update(s, "show_raw", "true"))
+    cleared = L.update(dict(s, messages=[{"role": "user", "content": "x"}]), "new_chat", None)
+    assert cleared["messages"] == [] and cleared["raw"] == ""
+    assert L.generation_config(dict(s["settings"], temperature=0.0)).sampling.greedy
+    assert html.unescape(L.render(s)).count("Top-p") == 1
