@@ -186,9 +186,7 @@ def test_axe_and_screenshots_in_both_palettes(browser, base_url, scheme):
     assert pg.evaluate("document.body.getAttribute('data-md-color-scheme')") == want
     RESULTS.mkdir(exist_ok=True)
     pg.screenshot(path=str(RESULTS / f"chapter-{scheme}.png"), full_page=True)
-    violations = axe_violations(pg)
-    print(violations)
-    assert violations == []
+    assert axe_violations(pg) == []
     context.close()
 
 
