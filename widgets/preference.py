@@ -297,8 +297,10 @@ def _chart(state, horizon):
         parts.append(f'<polyline class="{method}{chosen}" points="{pts}"/>')
     parts.append(f'<line class="now" x1="{x(state["steps"]):.1f}" x2="{x(state["steps"]):.1f}" '
                  f'y1="{top}" y2="{h - bottom}"/>')
-    parts.append(f'<text x="{(left + w - right) / 2:.0f}" y="{h - 6}" text-anchor="middle">'
-                 f'updates</text></svg>')
+    parts.append(f'<text x="{left}" y="{h - 12}" text-anchor="middle">0</text>'
+                 f'<text x="{w - right}" y="{h - 12}" text-anchor="end">{horizon}</text>'
+                 f'<text x="{(left + w - right) / 2:.0f}" y="{h - 2}" text-anchor="middle">'
+                 f'updates applied</text></svg>')
     return "".join(parts)
 
 
@@ -364,10 +366,13 @@ def render(state):
         f'</strong></li></ul>'
         f'{_diagram(state["method"])}'
         f'{_chart(state, max(20, state["steps"]))}'
+        f'<p class="llmb-legend"><span class="key dpo"></span> DPO '
+        f'<span class="key rlhf"></span> RLHF <span class="key optimum"></span> shared optimum '
+        f'(the thicker line is the method you chose; the vertical line marks where you are)</p>'
         f'<p class="llmb-note">Where P(A) and P(B) come from: the shipped model scored both answers '
         f'after the chat-formatted prompt. Whole answers get log-likelihoods of {logp[0]:.1f} '
         f'({tok[0]} tokens) and {logp[1]:.1f} ({tok[1]} tokens); since every extra token lowers '
         f'that total, the widget uses the average per token ({state["ref"][0]:.3f} and '
         f'{state["ref"][1]:.3f}) and renormalises the two so they add up to 100%. '
-        f'The preference data: {round(AGREE * 10)} of 10 comparisons side with your pick. '
-        f'Chart: solid line DPO, dashed line RLHF, flat line the optimum both share.</p></div>')
+        f'The preference data: {round(AGREE * 10)} of 10 comparisons side with your pick.'
+        f'</p></div>')
