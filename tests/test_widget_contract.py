@@ -3,6 +3,7 @@ and imports that work in both CPython and Pyodide."""
 
 import ast
 import json
+import re
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -72,3 +73,12 @@ def test_imports_only_what_pyodide_has(name):
         else:
             continue
         assert roots <= ALLOWED_IMPORTS, (name, roots)
+
+
+def test_widget_glossary_matches_the_chapter_glossary():
+    from widgets.glossary import DEFINITIONS, definition
+    snippet = (Path(__file__).parents[1] / "docs" / "includes" / "glossary.md").read_text()
+    pairs = re.findall(r"^\*\[([^\]]+)\]: (.+)$", snippet, re.M)
+    assert {term.lower().rstrip("s") for term, _ in pairs} >= {t.lower() for t in DEFINITIONS}
+    for term, text in pairs:
+        assert definition(term) == text, term

@@ -13,6 +13,7 @@ import copy
 from html import escape
 
 from .generation import GenerationConfig
+from .glossary import mark
 from .sampling import GREEDY
 
 RUN_ACTIONS = ("run",)
@@ -136,7 +137,7 @@ def _lane(title, kind, input_text, output, foot, specials=()):
     inp = (f'<details class="llmb-lane-input"><summary>What the model saw</summary>'
            f'<pre>{_specials(input_text, specials)}</pre></details>' if input_text is not None else "")
     return (f'<section class="llmb-lane llmb-lane--{kind}" aria-label="{escape(title)}">'
-            f'<h4 class="llmb-lane-title">{escape(title)}</h4>{inp}'
+            f'<h4 class="llmb-lane-title">{mark(escape(title))}</h4>{inp}'
             f'<pre class="llmb-lane-output" data-lane="{kind}">{_specials(output, specials)}</pre>'
             f'<p class="llmb-lane-foot">{foot}</p></section>')
 

@@ -11,6 +11,8 @@ the true share is written next to it.
 import math
 from html import escape
 
+from .glossary import mark
+
 BARS = (
     ("Pretraining", 3e12, "tokens", "3T tokens"),
     ("Instruction tuning", 1e6, "examples", "1M examples"),
@@ -86,7 +88,7 @@ def render(state):
                f"about {math.log10(1 / true_share()):.1f} orders of magnitude apart.")
     return (f'<figure class="llmb-scale"><div class="llmb-row" role="group" aria-label="Axis">'
             f'{buttons}</div>{_svg(scale)}'
-            f'<figcaption><p data-scale-caption>{escape(caption)}</p>'
+            f'<figcaption><p data-scale-caption>{mark(escape(caption))}</p>'
             f'<p class="llmb-note">Illustrative round numbers, not the recipe of the shipped model. '
             f'The units differ (tokens against whole examples of hundreds of tokens each), so read '
             f'it as a story of scale, not an exact ratio.</p></figcaption></figure>')

@@ -21,6 +21,8 @@ Both methods share one optimum, the closed form of the KL-regularised objective:
 import math
 from html import escape
 
+from .glossary import mark
+
 # How the widget steps: the raw gradients below are exact; these factors rescale the step so that
 # every beta converges in a similar number of clicks (the curvature of both objectives scales
 # with beta).
@@ -316,7 +318,7 @@ DIAGRAMS = {
 
 def _diagram(method):
     boxes = '<span class="arrow" aria-hidden="true">→</span>'.join(
-        f'<span class="box">{escape(b)}</span>' for b in DIAGRAMS[method])
+        f'<span class="box">{mark(escape(b))}</span>' for b in DIAGRAMS[method])
     name = "DPO" if method == "dpo" else "RLHF"
     return (f'<figure class="llmb-pref-flow" aria-label="How {name} computes its update">'
             f'{boxes}</figure>')
@@ -341,7 +343,7 @@ def render(state):
     methods = "".join(_button("method", m, m.upper(), state["method"] == m) for m in ("dpo", "rlhf"))
     betas = "".join(_button("beta", b, f"{b:g}", state["beta"] == b) for b in BETAS)
     if state["method"] == "dpo":
-        stats = (f'<li>DPO loss: <strong data-stat="loss">{r["loss"]:.4f}</strong> '
+        stats = (f'<li>{mark("DPO")} loss: <strong data-stat="loss">{r["loss"]:.4f}</strong> '
                  f'(log 2 = 0.6931 at the start)</li>'
                  f'<li>Implicit reward margin of A over B: <strong data-stat="margin">'
                  f'{r["margin"]:+.3f}</strong></li>')

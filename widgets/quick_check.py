@@ -6,6 +6,8 @@ a <details> element holding its answer and explanation.
 
 from html import escape
 
+from .glossary import mark
+
 QUESTIONS = (
     {"q": "You give a base model (no post-training) the text “What is 2 + 2?”. What does it do?",
      "options": ("It answers “4”, because it knows arithmetic.",
@@ -58,20 +60,20 @@ def score(state):
 def _question(n, item, chosen):
     buttons = []
     for i, text in enumerate(item["options"]):
-        mark = ""
+        state_cls = ""
         if chosen == i:
-            mark = " correct" if i == item["answer"] else " wrong"
-        buttons.append(f'<li><button type="button" class="llmb-btn llmb-option{mark}" data-action="answer" '
+            state_cls = " correct" if i == item["answer"] else " wrong"
+        buttons.append(f'<li><button type="button" class="llmb-btn llmb-option{state_cls}" data-action="answer" '
                        f'data-value="{n}:{i}" aria-pressed="{"true" if chosen == i else "false"}">'
                        f'{escape(text)}</button></li>')
     right = escape(item["options"][item["answer"]])
     if chosen is None:
         feedback = (f'<details class="llmb-answer"><summary>Show the answer</summary>'
-                    f'<p><strong>{right}</strong> {escape(item["why"])}</p></details>')
+                    f'<p><strong>{right}</strong> {mark(escape(item["why"]))}</p></details>')
     else:
         verdict = "Correct." if chosen == item["answer"] else f"Not quite. The answer: {right}"
-        feedback = f'<p class="llmb-feedback"><strong>{verdict}</strong> {escape(item["why"])}</p>'
-    return (f'<fieldset class="llmb-question"><legend>{n + 1}. {escape(item["q"])}</legend>'
+        feedback = f'<p class="llmb-feedback"><strong>{verdict}</strong> {mark(escape(item["why"]))}</p>'
+    return (f'<fieldset class="llmb-question"><legend>{n + 1}. {mark(escape(item["q"]))}</legend>'
             f'<ul class="llmb-options">{"".join(buttons)}</ul>'
             f'<div aria-live="polite">{feedback}</div></fieldset>')
 

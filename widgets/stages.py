@@ -6,6 +6,8 @@ stages on one thing at a time; with JavaScript off every row is simply shown.
 
 from html import escape
 
+from .glossary import mark
+
 ASPECTS = (
     ("data", "Data"),
     ("learns", "What it learns"),
@@ -55,10 +57,10 @@ def render(state):
     cards = []
     for i, stage in enumerate(STAGES, 1):
         rows = "".join(
-            f'<dt{_cls(focus == key)}>{escape(label)}</dt><dd{_cls(focus == key)}>{escape(stage[key])}</dd>'
+            f'<dt{_cls(focus == key)}>{escape(label)}</dt><dd{_cls(focus == key)}>{mark(escape(stage[key]))}</dd>'
             for key, label in ASPECTS)
         cards.append(f'<li class="llmb-stage"><h3 class="llmb-stage-name"><span class="n">{i}</span> '
-                     f'{escape(stage["name"])}</h3><dl>{rows}</dl>'
+                     f'{mark(escape(stage["name"]))}</h3><dl>{rows}</dl>'
                      f'<p class="llmb-stage-out">→ {escape(stage["result"])}</p></li>')
     return (f'<div class="llmb-stages{" focused" if focus else ""}">'
             f'<div class="llmb-row" role="group" aria-label="Compare the stages by">Compare by: {buttons}</div>'

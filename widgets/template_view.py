@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from html import escape
 
+from .glossary import mark
+
 SYSTEM = "You are a helpful assistant. Be concise."
 USER = "What is 2 + 2?"
 ANSWER = "4"
@@ -191,5 +193,5 @@ def render(state):
             f'<div class="llmb-row" role="group" aria-label="Template">{templates}</div>'
             f'<div class="llmb-row" role="group" aria-label="Thinking and tools">'
             f'{_toggle("think", "Thinking", state["think"])}{_toggle("tools", "Tools", state["tools"])}</div>'
-            f'<p class="llmb-note" data-template="{state["template"]}">{which}</p>{note}'
-            f'{body}<p class="llmb-legend">{legend}</p></div>')
+            f'<p class="llmb-note" data-template="{state["template"]}">{mark(which)}</p>{note}'
+            f'{body}<p class="llmb-legend">{mark(legend)}</p></div>')
