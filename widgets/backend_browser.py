@@ -228,29 +228,16 @@ class Mounted:
         self._proxy.destroy()
 
     def render(self) -> None:
-        root, doc = self.root, js.document
-        active = doc.activeElement
-        focus = None
-        if not _absent(active) and root.contains(active) and active.hasAttribute("data-action"):
-            focus = (str(active.getAttribute("data-action")), active.tagName)
-            selection = (active.selectionStart, active.selectionEnd) if active.tagName in ("TEXTAREA", "INPUT") else None
-        scrolls = {}
+        """Morph the widget to the module's render of the state (llmb.js keeps elements that
+        stay, so focus, a half-typed message and a pressed button survive every token)."""
+        root = self.root
+        ends = {}
         for el in root.querySelectorAll("[data-scroll-key]"):
-            at_end = el.scrollTop + el.clientHeight >= el.scrollHeight - 8
-            scrolls[str(el.getAttribute("data-scroll-key"))] = (el.scrollTop, at_end)
-        root.innerHTML = self.module.render(self.state)
+            ends[str(el.getAttribute("data-scroll-key"))] = el.scrollTop + el.clientHeight >= el.scrollHeight - 8
+        js.llmb.morph(root, self.module.render(self.state))
         for el in root.querySelectorAll("[data-scroll-key]"):
-            top, at_end = scrolls.get(str(el.getAttribute("data-scroll-key")), (0, True))
-            el.scrollTop = el.scrollHeight if at_end else top
-        if focus is not None:
-            target = root.querySelector(f'{focus[1].lower()}[data-action="{focus[0]}"]')
-            if not _absent(target) and not target.disabled:
-                target.focus()
-                if selection is not None and not _absent(selection[0]):
-                    try:
-                        target.setSelectionRange(selection[0], selection[1])
-                    except Exception:
-                        pass  # number and range inputs have no selection
+            if ends.get(str(el.getAttribute("data-scroll-key")), True):
+                el.scrollTop = el.scrollHeight  # follow a streaming reply unless the reader scrolled up
 
     def _on_event(self, event) -> None:
         target = event.target
@@ -275,6 +262,7 @@ class Mounted:
         if kind == "input":
             if typing:
                 self.state = self.module.update(self.state, action, str(el.value))
+                el.llmbRendered = el.value  # the state has what the field shows (see llmb.js morph)
             return
         if kind == "click" and field or kind == "change" and (not field or typing):
             return

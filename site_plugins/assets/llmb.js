@@ -8,10 +8,52 @@ const RUNTIME = new URL(".", import.meta.url);
 const BUNDLE = "__LLMB_BUNDLE__"; // widgets/ + jinja2 + markupsafe, named by content hash at build
 const EXTRACT_DIR = "/home/pyodide/llmb";
 
+// Updates `from` in place to match `to`: elements of the same tag are kept (so a button being
+// clicked or a field being typed in survives a re-render), attributes and text are synced.
+function morphNode(from, to) {
+  if (from.nodeType !== to.nodeType || from.nodeName !== to.nodeName) {
+    from.replaceWith(to.cloneNode(true));
+    return;
+  }
+  if (from.nodeType !== Node.ELEMENT_NODE) {
+    if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
+    return;
+  }
+  for (const { name } of [...from.attributes]) if (!to.hasAttribute(name)) from.removeAttribute(name);
+  for (const { name, value } of [...to.attributes]) if (from.getAttribute(name) !== value) from.setAttribute(name, value);
+  // A field's value follows the state only when the state changed it since the last render:
+  // what the reader is typing (already in the state) is never overwritten mid-word.
+  if (from.nodeName === "TEXTAREA") {
+    if (from.llmbRendered !== to.value) from.value = from.llmbRendered = to.value;
+    return;
+  }
+  if (from.nodeName === "INPUT") {
+    if (from.checked !== to.hasAttribute("checked")) from.checked = to.hasAttribute("checked");
+    const value = to.getAttribute("value");
+    if (value !== null && from.llmbRendered !== value) from.value = from.llmbRendered = value;
+  }
+  morphChildren(from, to);
+  if (from.nodeName === "SELECT") from.value = to.querySelector("option[selected]")?.value ?? from.value;
+}
+
+function morphChildren(from, to) {
+  const old = [...from.childNodes];
+  const next = [...to.childNodes];
+  next.forEach((child, i) => (i < old.length ? morphNode(old[i], child) : from.append(child.cloneNode(true))));
+  old.slice(next.length).forEach((child) => child.remove());
+}
+
+function morph(root, html) {
+  const template = document.createElement("template");
+  template.innerHTML = html;
+  morphChildren(root, template.content);
+}
+
 const llmb = (globalThis.llmb ??= {
   runtimeURL: RUNTIME.href,
   siteURL: new URL("..", RUNTIME).href,
   model,
+  morph,
   timings: model.timings,
   python: null,
 });
