@@ -317,11 +317,9 @@ DIAGRAMS = {
 
 
 def _diagram(method):
-    boxes = '<span class="arrow" aria-hidden="true">→</span>'.join(
-        f'<span class="box">{mark(escape(b))}</span>' for b in DIAGRAMS[method])
     name = "DPO" if method == "dpo" else "RLHF"
-    return (f'<figure class="llmb-pref-flow" aria-label="How {name} computes its update">'
-            f'{boxes}</figure>')
+    steps = "".join(f'<li>{mark(escape(b))}</li>' for b in DIAGRAMS[method])
+    return f'<ol class="llmb-pref-flow" aria-label="How {name} computes its update">{steps}</ol>'
 
 
 def render(state):
