@@ -6,11 +6,13 @@
 
 Conversations include multi-turn ones: on fp32 the later turns check that feeding only the new
 tokens on top of the kept cache gives what transformers' full run gives. On q4 that is not a
-property of the weights: MatMulNBits quantizes activations to int8 (accuracy_level 4), so the
-same rows computed in a chunk of different length can round differently and flip a near-tie
-(seen once in 15 turns). The plain loop therefore feeds a conversation the way any cached chat
-does, the first prompt whole, then each later turn's new tokens on its own cache, and the
-comparison checks the loop's bookkeeping (which tokens, positions and cache rows run), exactly.
+property of the weights: onnxruntime's int4 matmul computes a one-token step (decode) and a
+many-token chunk (prefill) by different kernels, and the same row's logits differ by up to ~0.3
+between them, so a reply's cache rows depend on whether they were decoded or prefilled, and a
+near-tie can flip (seen once in 15 turns against a from-scratch run). The plain loop therefore
+feeds a conversation the way any cached chat does, the first prompt whole, then each later
+turn's new tokens on its own cache, and the comparison checks the loop's bookkeeping (which
+tokens, positions and cache rows run), exactly.
 """
 
 import asyncio
