@@ -161,6 +161,15 @@ def test_live_lanes_equal_the_build_time_lanes(page, site):  # noqa: F811
         assert w.locator(f'[data-lane="{lane}"]').text_content() == state["lanes"][prompt][lane]["text"]
 
 
+def test_axe_after_the_widgets_changed_state(page):
+    """The states the reader reaches (mask view, RLHF, answered questions) stay accessible too."""
+    tv = widget(page, "template_view")
+    for value in ("raw", "mask"):
+        press(tv.locator(f'button[data-value="{value}"]'))
+        tv.locator(f'button[data-value="{value}"][aria-pressed="true"]').wait_for()
+        assert axe_violations(page) == [], value
+
+
 def test_no_console_error_and_no_foreign_request(page):
     assert page.foreign == []
     assert page.errors == []
