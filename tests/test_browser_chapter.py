@@ -214,13 +214,21 @@ def test_narrow_screen_has_no_horizontal_scroll(browser, base_url):
     context.close()
 
 
-def test_reads_with_javascript_off(browser, base_url):
+def test_reads_with_javascript_off(browser, base_url, site):  # noqa: F811
     context = browser.new_context(viewport={"width": 375, "height": 800}, java_script_enabled=False)
     pg = context.new_page()
     pg.goto(base_url + "chapter/")
     text = pg.locator("article").inner_text()
-    for piece in ("Shared optimum", "0.00003%", "Show the answer", "The same model, fed the chat template"):
+    for piece in ("Shared optimum", "0.00003%", "Show the answer", "The same model, fed the chat template",
+                  "What the model saw", "Nearly all of it"):
         assert piece in text
-    assert pg.locator('.llmb-widget[data-widget="data_scale"] svg').is_visible()
+    lanes = embedded_state(site, "base_vs_assistant")
+    prompt = lanes["prompts"][lanes["current"]]
+    for lane in ("raw", "chat"):
+        shown = pg.locator(f'[data-lane="{lane}"]').inner_text()
+        assert " ".join(shown.split()) == " ".join(lanes["lanes"][prompt][lane]["text"].split())
+    for selector in ('[data-widget="data_scale"] svg', '[data-widget="preference"] svg',
+                     '[data-widget="preference"] ol.llmb-pref-flow', '[data-widget="stages"] ol'):
+        assert pg.locator(f".llmb-widget{selector}").is_visible(), selector
     assert pg.evaluate("document.documentElement.scrollWidth") <= 375
     context.close()
