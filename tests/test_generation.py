@@ -261,6 +261,15 @@ def test_tool_rounds_are_bounded_and_fed_back():
     assert r.text == "okZ"  # the model answered after reading the last tool result
 
 
+def test_worked_examples_in_docstrings():
+    import doctest
+
+    from widgets import backend, chat, generation, manifest, sampling
+
+    for module in (sampling, backend, generation, chat, manifest):
+        assert doctest.testmod(module).failed == 0
+
+
 def test_common_prefix():
     assert common_prefix([], [1]) == 0
     assert common_prefix([1, 2], [1, 2]) == 2
