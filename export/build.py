@@ -1,0 +1,179 @@
+"""export.build(): source -> verified artifact folder, cached by content hash."""
+import ast
+import hashlib
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from . import manifest as mf
+from .errors import ExportError
+from .gguf_blocks import Q4Blocks, Q8Blocks
+from .quantize import PRESETS
+from .sources import load_source, source_hash, source_kind, source_name
+
+REPO = Path(__file__).resolve().parent.parent
+ARTIFACTS = REPO / "artifacts"
+CACHE_FORMAT = 1   # bump when the cache key's meaning changes
+
+
+def log_stderr(message: str):
+    print(message, file=sys.stderr, flush=True)
+
+
+# The modules whose code decides an artifact's bytes, per source kind and architecture path.
+COMMON_CODE = ("build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
+               "prompts.py", "quantize.py", "sources.py", "spec.py", "verify.py")
+KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py", "qwen3_5.py")}
+
+
+def code_hash(kind: str) -> str:
+    """Hash of the export code's syntax trees without docstrings: comment and docstring edits
+    keep cached artifacts current, any code change rebuilds them."""
+    h = hashlib.sha256()
+    for name in sorted(COMMON_CODE + KIND_CODE[kind]):
+        path = Path(__file__).parent / name
+        if path.exists():
+            h.update(name.encode() + b"\0" + _code_only(path.read_text(encoding="utf-8")).encode())
+    return h.hexdigest()
+
+
+def _code_only(text: str) -> str:
+    tree = ast.parse(text)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
+                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
+            node.body = body[1:] or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def default_out(name: str, preset: str, keep_source_quant: bool) -> Path:
+    slug = name.lower().replace("_", "-").replace(" ", "-")
+    return ARTIFACTS / f"{slug}-{preset}{'' if keep_source_quant else '-requant'}"
+
+
+def cache_key(kind, source_sha, preset, keep_source_quant, verify) -> str:
+    options = {"format": CACHE_FORMAT, "source": source_sha, "preset": preset,
+               "keep_source_quant": keep_source_quant, "verify": verify, "code": code_hash(kind),
+               "toolchain": mf.toolchain()}
+    return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
+
+
+def is_current(out: Path, key: str) -> bool:
+    try:
+        manifest = json.loads((out / "manifest.json").read_text())
+        return manifest.get("cache_key") == key and all(
+            (out / name).stat().st_size == entry["bytes"] for name, entry in manifest["files"].items())
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
+def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=True,
+          log=log_stderr) -> Path:
+    """Export ``source`` (None: the embedded SmolLM2 GGUF; or a GGUF file / HF folder path) with
+    ``preset`` into ``out`` and return the folder. A current folder is returned as it is."""
+    if preset not in PRESETS:
+        raise ExportError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
+    kind, path = source_kind(source)
+    out = Path(out) if out is not None else default_out(source_name(kind, path), preset,
+                                                        keep_source_quant)
+    log(f"export: hashing {path}")
+    sha = source_hash(kind, path)
+    key = cache_key(kind, sha, preset, keep_source_quant, verify)
+    if is_current(out, key):
+        log(f"export: {out} is up to date")
+        return out
+    out.parent.mkdir(parents=True, exist_ok=True)
+    for stale in out.parent.glob(f".{out.name}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)   # left by an interrupted run
+    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
+    tmp.mkdir()
+    try:
+        _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log)
+        _replace(tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    log(f"export: wrote {out}")
+    return out
+
+
+def _replace(tmp: Path, out: Path):
+    old = out.parent / f".{out.name}.old-{os.getpid()}"
+    if out.exists():
+        out.rename(old)
+    tmp.rename(out)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log):
+    log(f"export: loading {kind} source {path.name}")
+    src = load_source(kind, path, sha)
+    (tmp / "tokenizer.json").write_text(src.tokenizer_json, encoding="utf-8")
+    log(f"export: building the {src.spec.architecture} graph ({preset})")
+    model_bytes, io = _graph(src, preset, keep_source_quant, log)
+    (tmp / "model.onnx").write_bytes(model_bytes)
+    del model_bytes
+    manifest = {
+        "schema_version": mf.SCHEMA_VERSION,
+        "model": mf.model_section(src),
+        "tokenizer": mf.tokenizer_section(src),
+        "chat_template": {"text": src.chat_template, "features": mf.template_features(src.chat_template)},
+        "onnx": None, "files": None, "verification": None,
+        "toolchain": mf.toolchain(), "cache_key": key,
+    }
+    import onnx
+    proto = onnx.load(str(tmp / "model.onnx"), load_external_data=False)
+    manifest["onnx"] = {"file": "model.onnx", **mf.file_entry(tmp / "model.onnx"),
+                        "ir_version": proto.ir_version,
+                        "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
+                        "quantization": quantization(src, preset, keep_source_quant), **io}
+    del proto
+    if verify:
+        log("export: verifying against the torch reference")
+        from .verify import require, verify as run_verify
+        reference = src.torch_model if src.torch_model is not None else src.load_reference()
+        result = run_verify(tmp / "model.onnx", manifest["onnx"], reference, src.tokenizer_json,
+                            src.chat_template, preset, log=log)
+        manifest["verification"] = result.as_dict()
+        log(f"export: top-1 agreement {result.top1_agreement:.4f}, mean KL {result.mean_kl:.6f}")
+        require(result, preset)
+    else:
+        import onnxruntime as ort
+        ort.InferenceSession(str(tmp / "model.onnx"), providers=["CPUExecutionProvider"])
+    manifest["files"] = {name: mf.file_entry(tmp / name) for name in ("model.onnx", "tokenizer.json")}
+    (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
+
+
+def _graph(src, preset, keep_source_quant, log):
+    if src.spec.architecture == "qwen3_5_text":
+        from .qwen3_5 import export_qwen3_5
+        return export_qwen3_5(src, preset, log)
+    from .decoder import build_decoder, cache_io
+    model = build_decoder(src.spec, src.weights, preset, keep_source_quant, src.inv_freq)
+    return model.SerializeToString(), cache_io(src.spec)
+
+
+def quantization(src, preset, keep_source_quant) -> dict:
+    from .ops import ACCURACY_LEVEL
+    if preset == "fp32":
+        return {"preset": preset, "weights": "float32", "embedding": "float32",
+                "lm_head": "tied: the embedding table" if src.spec.tie_word_embeddings else "float32",
+                "method": "none", "accuracy_level": None}
+    kept = keep_source_quant and any(isinstance(w, Q4Blocks if preset == "q4" else Q8Blocks)
+                                     for w in src.weights.values())
+    bits = 4 if preset == "q4" else 8
+    weights = (f"int{bits} blocks of 32 (MatMulNBits), GGUF Q4_1 blocks kept: float16 scale and min"
+               " per block" if kept and preset == "q4" else
+               f"int{bits} blocks of 32 (MatMulNBits), round-to-nearest "
+               + ("asymmetric, uint8 zero points" if bits == 4 else "symmetric"))
+    emb = src.weights["model.embed_tokens.weight"]
+    emb_kept = keep_source_quant and isinstance(emb, Q8Blocks)
+    embedding = ("int8 blocks of 32 (GatherBlockQuantized), " +
+                 ("GGUF Q8_0 blocks kept" if emb_kept else "round-to-nearest symmetric"))
+    return {"preset": preset, "weights": weights, "embedding": embedding,
+            "lm_head": ("tied: MatMulNBits bits=8 over the embedding's own int8 blocks"
+                        if src.spec.tie_word_embeddings else "int8 blocks of 32 (MatMulNBits)"),
+            "method": "gguf-blocks-kept" if kept else "round-to-nearest",
+            "accuracy_level": {"int4": ACCURACY_LEVEL[4], "int8": ACCURACY_LEVEL[8]}}

@@ -1,0 +1,35 @@
+"""Command line: ``python -m export [SOURCE] [--preset q4|q8|fp32] [--out DIR]``."""
+import argparse
+import sys
+
+from .errors import ExportError
+from .quantize import PRESETS
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="llm-book-export", description=(
+        "Export a checkpoint (default: the embedded SmolLM2-135M-Instruct GGUF) to a verified "
+        "ONNX artifact folder: model.onnx, tokenizer.json, manifest.json."))
+    p.add_argument("source", nargs="?", help="a GGUF file or a Hugging Face checkpoint folder")
+    p.add_argument("--preset", default="q4", choices=PRESETS, help="weight format (default q4)")
+    p.add_argument("--out", help="artifact folder (default artifacts/<model>-<preset>)")
+    p.add_argument("--requantize", action="store_true",
+                   help="re-quantize dequantized GGUF weights instead of keeping their blocks")
+    p.add_argument("--no-verify", action="store_true", help="skip verification against torch")
+    return p
+
+
+def main(argv=None) -> int:
+    args = parser().parse_args(argv)
+    from .build import build
+    try:
+        out = build(args.source, args.preset, args.out, keep_source_quant=not args.requantize,
+                    verify=not args.no_verify)
+    except ExportError as e:
+        print(f"export: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("export: interrupted; no artifact folder was written", file=sys.stderr)
+        return 130
+    print(out)
+    return 0

@@ -1,0 +1,105 @@
+"""Graph pieces shared by the decoders: linear layers, the embedding and the lm_head,
+each emitted for whichever weight format the preset chose (quantize.py)."""
+import numpy as np
+from onnx import TensorProto
+
+from .gguf_blocks import BLOCK, Q4Blocks, Q8Blocks
+from .graph import MS_DOMAIN, Graph
+from .quantize import NBits
+
+# MatMulNBits' accuracy_level, by weight bits. 4 (int8 activations) about doubles 4-bit decode
+# speed but moved q4's top-1 agreement to 0.971 (below 0.98); 1 (float32 activations) keeps 0.99.
+# For 8-bit weights level 1 has no fast kernel (about 15x slower), and level 4 costs little accuracy.
+ACCURACY_LEVEL = {4: 1, 8: 4}
+
+
+def _nbits(g: Graph, x, path, codes, scales, zero_points, bits, n, k):
+    inputs = [x, codes, scales] + ([zero_points] if zero_points else [])
+    return g.node("MatMulNBits", inputs, path, domain=MS_DOMAIN, K=k, N=n, bits=bits,
+                  block_size=BLOCK, accuracy_level=ACCURACY_LEVEL[bits])
+
+
+def _f32(g: Graph, name, path):
+    return g.node("Cast", [name], path, to=TensorProto.FLOAT)
+
+
+def linear(g: Graph, x, w, path, block_sums=None):
+    """y = x @ w.T for any weight format. ``block_sums`` caches sum-over-blocks of ``x``."""
+    n, k = w.shape
+    if isinstance(w, np.ndarray):
+        wt = g.init(f"{path}.weight_t", np.ascontiguousarray(w.T.astype(np.float32)))
+        return g.node("MatMul", [x, wt], path)
+    if isinstance(w, NBits):
+        codes = g.init(f"{path}.codes", w.codes)
+        scales = g.init(f"{path}.scales", w.scales.reshape(-1))
+        zp = g.init(f"{path}.zero_points", w.zero_points) if w.zero_points is not None else None
+        return _nbits(g, x, path, codes, scales, zp, w.bits, n, k)
+    if isinstance(w, Q8Blocks):
+        codes = g.init(f"{path}.codes", w.codes)
+        scales = g.init(f"{path}.scales", w.scales.reshape(-1))
+        if w.scales.dtype != np.float32:
+            scales = _f32(g, scales, f"{path}/scales")
+        return _nbits(g, x, path, codes, scales, None, 8, n, k)
+    assert isinstance(w, Q4Blocks)
+    # Q4_1: d * q + m = d * (q - 8) + (m + 8 d). MatMulNBits does the first term with its
+    # default zero point 8; the second is blocksum(x) @ offsets. The scales and mins stay
+    # float16 in the file (as in the GGUF) and are cast once when the session folds constants.
+    codes = g.init(f"{path}.codes", w.codes)
+    d16 = g.init(f"{path}.scales_f16", w.scales)
+    m16 = g.init(f"{path}.mins_f16", w.mins)
+    d = _f32(g, d16, f"{path}/scales")
+    flat = g.node("Reshape", [d, g.const_i64(f"{path}.flat_shape", [-1])], f"{path}/scales")
+    main = _nbits(g, x, path, codes, flat, None, 4, n, k)
+    eight = g.init(f"{path}.eight", np.array(8.0, np.float32))
+    offsets = g.node("Add", [_f32(g, m16, f"{path}/mins"), g.node("Mul", [d, eight], f"{path}/offsets")],
+                     f"{path}/offsets")
+    offsets_t = g.node("Transpose", [offsets], f"{path}/offsets", perm=[1, 0])
+    sums = block_sums(x, k) if block_sums else _block_sums(g, x, k, path)
+    return g.node("Add", [main, g.node("MatMul", [sums, offsets_t], f"{path}/offsets")], path)
+
+
+def _block_sums(g: Graph, x, k, path):
+    shape = g.const_i64(f"{path}.block_shape", [0, 0, k // BLOCK, BLOCK])
+    blocks = g.node("Reshape", [x, shape], f"{path}/block_sums")
+    return g.node("ReduceSum", [blocks, g.const_i64(f"{path}.last_axis", [-1])], f"{path}/block_sums",
+                  keepdims=0)
+
+
+def block_sum_cache(g: Graph, path):
+    """Sum-over-blocks of an activation, computed once per activation for all its consumers."""
+    cache = {}
+
+    def get(x, k):
+        if x not in cache:
+            cache[x] = _block_sums(g, x, k, f"{path}/{len(cache)}")
+        return cache[x]
+    return get
+
+
+def embedding(g: Graph, ids, w, path="/model/embed_tokens"):
+    """Token embedding, returning (hidden [1, s, H], lm_head weight handle for a tied head)."""
+    if isinstance(w, np.ndarray):
+        table = g.init("model.embed_tokens.weight", w.astype(np.float32))
+        return g.node("Gather", [table, ids], path), ("dense", table)
+    rows, cols = w.shape
+    codes = g.init("model.embed_tokens.codes", w.codes)            # [V, H / 32, 32]
+    scales = g.init("model.embed_tokens.scales", w.scales)          # [V, H / 32]
+    if w.scales.dtype != np.float32:
+        scales = _f32(g, scales, f"{path}/scales")
+    gather_scales = g.node("Unsqueeze", [scales, g.const_i64(f"{path}.axis2", [2])], f"{path}/scales")
+    rows_out = g.node("GatherBlockQuantized", [codes, ids, gather_scales], path, domain=MS_DOMAIN,
+                      bits=8, block_size=BLOCK, gather_axis=0, quantize_axis=2)
+    hidden = g.node("Reshape", [rows_out, g.const_i64(f"{path}.hidden_shape", [0, 0, cols])], path)
+    return hidden, ("q8", codes, scales, rows, cols)
+
+
+def tied_lm_head(g: Graph, x, handle, path="/lm_head"):
+    """lm_head reading the embedding's own storage: no second copy of the table."""
+    if handle[0] == "dense":
+        table = handle[1]
+        flat = g.node("Flatten", [x], f"{path}/rows", axis=2)                # [s, H]
+        logits = g.node("Gemm", [flat, table], path, transB=1)               # [s, V]
+        return g.node("Unsqueeze", [logits, g.const_i64(f"{path}.axis0", [0])], path)
+    _, codes, scales, rows, cols = handle
+    flat_scales = g.node("Reshape", [scales, g.const_i64(f"{path}.flat_shape", [-1])], f"{path}/scales")
+    return _nbits(g, x, path, codes, flat_scales, None, 8, rows, cols)

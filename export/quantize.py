@@ -1,0 +1,106 @@
+"""Weight formats for the presets, and round-to-nearest block quantization.
+
+A linear weight reaches the graph builder as one of:
+  - ``np.ndarray`` float32 [out, in]: a plain MatMul;
+  - ``Q4Blocks`` (gguf_blocks.py): GGUF Q4_1 kept as it is (scale and min per block of 32);
+  - ``NBits``: round-to-nearest blocks for MatMulNBits (4-bit asymmetric or 8-bit symmetric);
+  - ``Q8Blocks``: 8-bit symmetric blocks (GGUF Q8_0, or ``rtn_q8``), used for the embedding.
+"""
+from dataclasses import dataclass
+
+import numpy as np
+
+from .gguf_blocks import BLOCK, Q4Blocks, Q8Blocks
+
+PRESETS = ("q4", "q8", "fp32")
+
+
+@dataclass
+class NBits:
+    """Blocks ready for MatMulNBits: value = (code - zero_point) * scale."""
+    codes: np.ndarray                 # uint8 [rows, cols // 32, 32 * bits // 8]
+    scales: np.ndarray                # float32 [rows, cols // 32]
+    zero_points: np.ndarray | None    # uint8 [rows, ceil(nblocks * bits / 8)], None = 2^(bits-1)
+    bits: int
+
+    @property
+    def shape(self):
+        return (self.codes.shape[0], self.codes.shape[1] * BLOCK)
+
+
+def rtn_q4(w: np.ndarray) -> NBits:
+    """Asymmetric 4-bit round-to-nearest per block of 32 (MatMulNBits' own scheme).
+
+    >>> q = rtn_q4(np.linspace(-1, 1, 32, dtype=np.float32)[None])
+    >>> float(np.abs(dequantize_nbits(q) - np.linspace(-1, 1, 32)).max()) < 0.07
+    True
+    """
+    rows, cols = w.shape
+    b = w.astype(np.float32).reshape(rows, cols // BLOCK, BLOCK)
+    lo = np.minimum(b.min(-1), 0.0)
+    hi = np.maximum(b.max(-1), 0.0)
+    scale = ((hi - lo) / 15.0).astype(np.float32)
+    safe = np.where(scale == 0, 1.0, scale).astype(np.float32)
+    zp = np.clip(np.rint(-lo / safe), 0, 15).astype(np.uint8)
+    q = np.clip(np.rint(b / safe[..., None]) + zp[..., None], 0, 15).astype(np.uint8)
+    codes = q[..., 0::2] | (q[..., 1::2] << 4)
+    nb = zp.shape[1]
+    zp_pad = np.concatenate([zp, np.zeros((rows, nb % 2), np.uint8)], axis=1)
+    zp_packed = zp_pad[:, 0::2] | (zp_pad[:, 1::2] << 4)
+    return NBits(np.ascontiguousarray(codes), scale, np.ascontiguousarray(zp_packed), 4)
+
+
+def rtn_q8(w: np.ndarray) -> Q8Blocks:
+    """Symmetric 8-bit round-to-nearest per block of 32; codes are q + 128, scales float32."""
+    rows, cols = w.shape
+    b = w.astype(np.float32).reshape(rows, cols // BLOCK, BLOCK)
+    scale = (np.abs(b).max(-1) / 127.0).astype(np.float32)
+    safe = np.where(scale == 0, 1.0, scale).astype(np.float32)
+    q = np.clip(np.rint(b / safe[..., None]), -127, 127).astype(np.int16) + 128
+    return Q8Blocks(np.ascontiguousarray(q.astype(np.uint8)), scale)
+
+
+def dequantize_nbits(q: NBits) -> np.ndarray:
+    rows, nb, _ = q.codes.shape
+    codes = np.stack([q.codes & 0x0F, q.codes >> 4], -1).reshape(rows, nb, BLOCK)
+    zp = np.stack([q.zero_points & 0x0F, q.zero_points >> 4], -1).reshape(rows, -1)[:, :nb]
+    return ((codes.astype(np.float32) - zp[..., None]) * q.scales[..., None]).reshape(q.shape)
+
+
+def dense(w) -> np.ndarray:
+    return w if isinstance(w, np.ndarray) else w.dequantize()
+
+
+def for_linear(w, preset: str, keep_source_quant: bool):
+    """The format a decoder matmul weight takes under ``preset``."""
+    if preset == "fp32":
+        return dense(w)
+    if preset == "q4":
+        if isinstance(w, Q4Blocks) and keep_source_quant:
+            return w
+        return rtn_q4(dense(w))
+    if isinstance(w, Q8Blocks) and keep_source_quant:
+        return w
+    return rtn_q8(dense(w))
+
+
+def for_embedding(w, preset: str, keep_source_quant: bool):
+    """The embedding (and a tied lm_head): 8-bit blocks for the quantized presets."""
+    if preset == "fp32":
+        return dense(w)
+    if isinstance(w, Q8Blocks) and keep_source_quant:
+        return w
+    return rtn_q8(dense(w))
+
+
+def concat_rows(ws):
+    """Stack several weights of one format along the output axis (fused q/k/v, gate/up)."""
+    first = ws[0]
+    if isinstance(first, np.ndarray):
+        return np.concatenate(ws, axis=0)
+    if isinstance(first, Q4Blocks):
+        return Q4Blocks(*(np.concatenate([getattr(w, f) for w in ws]) for f in ("codes", "scales", "mins")))
+    if isinstance(first, Q8Blocks):
+        return Q8Blocks(*(np.concatenate([getattr(w, f) for w in ws]) for f in ("codes", "scales")))
+    return NBits(np.concatenate([w.codes for w in ws]), np.concatenate([w.scales for w in ws]),
+                 np.concatenate([w.zero_points for w in ws]), first.bits)
