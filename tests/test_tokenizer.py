@@ -120,3 +120,25 @@ def test_from_str_and_unsupported_pre_tokenizer():
     spec["pre_tokenizer"] = {"type": "Whitespace"}
     with pytest.raises(ValueError, match="pre_tokenizer"):
         Tokenizer(spec)
+
+
+def test_artifact_tokenizer_equals_reference(default_artifact):
+    """The exported tokenizer.json (Digits + ByteLevel), its manifest facts and its template."""
+    manifest = json.loads((default_artifact / "manifest.json").read_text(encoding="utf-8"))
+    path = default_artifact / manifest["tokenizer"]["file"]
+    ours, reference = Tokenizer.from_file(path), HFTokenizer.from_file(str(path))
+    assert json.loads(path.read_text(encoding="utf-8"))["pre_tokenizer"]["type"] == "Sequence"
+    reference.encode_special_tokens = True
+    expected = [e.ids for e in reference.encode_batch(CORPUS, add_special_tokens=False)]
+    assert [ours.encode(text) for text in CORPUS] == expected
+    for token, token_id in manifest["tokenizer"]["special_tokens"].items():
+        assert ours.token_to_id(token) == token_id and ours.id_to_token(token_id) == token
+    assert ours.id_to_bytes(manifest["tokenizer"]["eos_id"]) == b"<|im_end|>"
+
+    from gguf_tokenizer import hf_tokenizer
+    from widgets.chat_template import render
+
+    messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello 123"}]
+    template = manifest["chat_template"]["text"]
+    assert render(template, messages) == hf_tokenizer().apply_chat_template(
+        messages, chat_template=template, tokenize=False, add_generation_prompt=True)
