@@ -181,9 +181,10 @@ class Runtime:
         self.isolated = bool(js.crossOriginIsolated)
 
     def show(self, state: dict) -> None:
-        """Render an intermediate state now (download progress, streamed text)."""
+        """Render an intermediate state (download progress, streamed text) at the next frame:
+        tokens can come faster than frames, and the page must stay responsive meanwhile."""
         self._mounted.state = state
-        self._mounted.render()
+        self._mounted.render_soon()
 
     async def webgpu_problem(self) -> str:
         return await webgpu_problem()
@@ -216,6 +217,8 @@ class Mounted:
         self.run_actions = set(getattr(self.module, "RUN_ACTIONS", ()))
         self.cancel_actions = set(getattr(self.module, "CANCEL_ACTIONS", ("stop",)))
         self._proxy = create_proxy(self._on_event)
+        self._frame = create_proxy(self._on_frame)
+        self._frame_pending = False
         for kind in ("click", "change", "input", "keydown"):
             root.addEventListener(kind, self._proxy)
         root.setAttribute("data-llmb-mounted", "live")
@@ -226,6 +229,17 @@ class Mounted:
         for kind in ("click", "change", "input", "keydown"):
             self.root.removeEventListener(kind, self._proxy)
         self._proxy.destroy()
+        self._frame.destroy()
+
+    def render_soon(self) -> None:
+        if not self._frame_pending:
+            self._frame_pending = True
+            js.requestAnimationFrame(self._frame)
+
+    def _on_frame(self, _timestamp) -> None:
+        self._frame_pending = False
+        if self.root.isConnected:
+            self.render()
 
     def render(self) -> None:
         """Morph the widget to the module's render of the state (llmb.js keeps elements that

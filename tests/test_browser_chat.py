@@ -1,0 +1,315 @@
+"""The live chat in a real browser (Debian's chromium through Playwright), served locally with
+COOP/COEP and fully offline: Pyodide boots after the text shows, the model loads on request into
+the Cache API, the chat streams and stops, its greedy token ids equal native onnxruntime's through
+the same widgets loop (WASM with threads, and WebGPU on SwiftShader for a short run), a reload
+downloads nothing, a damaged cached copy is downloaded again, a full cache falls back to memory.
+Every request is intercepted: none may leave the origin; no console errors anywhere.
+
+Screenshots of the chat in both palettes go to test-results/.
+"""
+
+import asyncio
+import json
+import tempfile
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from site_builder import ROOT, config_with, mkdocs_build
+from widgets import live_chat
+from widgets.chat import Chat
+from widgets.generation import GenerationConfig, Generator
+from widgets.manifest import Manifest
+from widgets.sampling import GREEDY
+from widgets.tokenizer import Tokenizer
+
+RESULTS = ROOT / "test-results"
+BOOT_MS = 180_000  # Pyodide start on a slow shared CPU
+MODEL_MS = 300_000  # download + session create
+ARGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync"]
+WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader",
+               "--use-webgpu-adapter=swiftshader"]
+PROMPT = "What is the capital of France?"
+STATUS = '[data-testid="chat-status"]'
+
+
+@pytest.fixture(scope="module")
+def site(default_artifact, tmp_path_factory):
+    out = tmp_path_factory.mktemp("browser-site")
+    run = mkdocs_build(config_with(out, artifact=default_artifact))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out / "site"
+
+
+@pytest.fixture(scope="module")
+def base_url(site):
+    from site_plugins.serve import make_server
+    server = make_server(site, port=0, verbose=False)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def artifact(default_artifact):
+    folder = Path(default_artifact)
+    manifest = json.loads((folder / "manifest.json").read_text())
+    return folder, manifest
+
+
+class Watch:
+    """Every request of a browser context goes through `route`: off-origin ones are recorded and
+    refused; console errors and page errors are recorded."""
+
+    def __init__(self, context, base_url):
+        self.base, self.foreign, self.errors, self.requests = base_url, [], [], []
+        context.route("**/*", self.route)
+
+    def route(self, route):
+        url = route.request.url
+        self.requests.append(url)
+        if url.startswith(self.base) or url.startswith(("data:", "blob:")):
+            route.continue_()
+        else:
+            self.foreign.append(url)
+            route.abort()
+
+    def page(self, context):
+        page = context.new_page()
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+        return page
+
+    def model_requests(self, manifest):
+        return [u for u in self.requests if u.endswith("/" + manifest["onnx"]["file"])]
+
+
+def launch(playwright, extra=()):
+    return playwright.chromium.launch_persistent_context(
+        tempfile.mkdtemp(prefix="llmb-chromium-"), executable_path="/usr/bin/chromium", headless=True,
+        args=ARGS + list(extra), service_workers="block", viewport={"width": 1100, "height": 900})
+
+
+@pytest.fixture(scope="module")
+def playwright():
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def wasm(playwright, base_url):
+    """A browser without WebGPU: the automatic choice is WASM."""
+    context = launch(playwright)
+    watch = Watch(context, base_url)
+    yield context, watch
+    context.close()
+    assert not watch.foreign, watch.foreign
+    assert not watch.errors, watch.errors
+
+
+def open_chat(context, watch, base_url):
+    page = watch.page(context)
+    page.goto(base_url + "chapter/")
+    page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
+    return page
+
+
+def load_model(page):
+    page.locator('[data-testid="chat-load"]').click()
+    page.wait_for_function(f"document.querySelector('{STATUS}').dataset.phase === 'ready'"
+                           f" || document.querySelector('{STATUS}').textContent.startsWith('Could')", timeout=MODEL_MS)
+    status = page.inner_text(STATUS)
+    assert status.startswith("Ready"), status
+    return status
+
+
+def set_range(page, action, value):
+    page.eval_on_selector(f'input[data-action="{action}"]',
+                          "(el, v) => { el.value = v; el.dispatchEvent(new Event('change', {bubbles: true})); }", str(value))
+
+
+def ask(page, text, timeout=MODEL_MS):
+    before = page.locator('[data-testid="chat-message-assistant"][data-token-ids]').count()
+    box = page.locator('[data-testid="chat-input"]')
+    box.fill(text)
+    box.press("Enter")  # the keyboard path: Enter sends
+    page.wait_for_function(f"document.querySelectorAll('[data-testid=chat-message-assistant][data-token-ids]').length > {before}"
+                           f" && document.querySelector('{STATUS}').dataset.phase === 'ready'", timeout=timeout)
+    reply = page.locator('[data-testid="chat-message-assistant"][data-token-ids]').nth(before)
+    return [int(t) for t in reply.get_attribute("data-token-ids").split()], reply
+
+
+def native_greedy(folder, manifest, messages, config):
+    """The same widgets loop (Chat -> Generator) on native onnxruntime."""
+    from widgets.backend_native import NativeBackend
+
+    info = Manifest.from_dict(manifest)
+    tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
+    chat = Chat.from_manifest(info, tokenizer, NativeBackend.from_artifact(folder))
+
+    async def turns():
+        return [(await chat.send(m, config)).rounds[-1].ids for m in messages]
+
+    # Playwright's sync API owns this thread's event loop.
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, turns()).result()
+
+
+def test_pyodide_boots_after_the_text_and_isolation_gives_threads(wasm, base_url, artifact):
+    _, manifest = artifact
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    timings = page.evaluate("({...llmb.timings})")
+    assert page.evaluate("crossOriginIsolated")
+    assert timings["text_visible_ms"] > 0 and timings["pyodide_boot_ms"] > 0
+    # The model is not fetched until the reader asks.
+    assert not watch.model_requests(manifest)
+    assert page.locator('[data-testid="chat-send"]').is_disabled()
+    assert "Load the model (" in page.inner_text('[data-testid="chat-load"]')
+    # Asking for WebGPU where there is none says so, and the chat stays loadable.
+    page.select_option('select[data-action="backend"]', "webgpu")
+    page.locator('[data-testid="chat-load"]').click()
+    page.wait_for_function(f"document.querySelector('{STATUS}').textContent.startsWith('Could')")
+    assert "WebGPU is not available" in page.inner_text(STATUS)
+    assert not page.locator('[data-testid="chat-load"]').is_disabled()
+    assert not watch.model_requests(manifest)
+    page.close()
+
+
+def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, artifact):
+    folder, manifest = artifact
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    page.select_option('select[data-action="backend"]', "wasm")
+    status = load_model(page)
+    assert "WASM, 2 threads" in status or "WASM, 3 threads" in status or "WASM, 4 threads" in status
+    assert "downloaded" in status
+    assert len(watch.model_requests(manifest)) == 1
+    set_range(page, "temperature", 0)
+    first, reply = ask(page, PROMPT)
+    second, _ = ask(page, "And of Italy?")  # the second turn reuses the cache of the first
+    assert reply.inner_text().strip() not in ("", "Model")
+    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    expected = native_greedy(folder, manifest, [PROMPT, "And of Italy?"], live_chat.generation_config(settings))
+    assert [first, second] == expected
+    assert " tokens/s" in page.inner_text(STATUS)
+    page.locator('input[data-action="show_raw"]').check()
+    raw = page.inner_text('[data-testid="chat-raw"]')
+    assert "<|im_start|>user\nAnd of Italy?<|im_end|>" in raw and raw.count("<|im_start|>assistant") >= 2
+    page.screenshot(path=str(RESULTS / "chat-light.png"), full_page=False)
+    page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
+    page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
+    page.screenshot(path=str(RESULTS / "chat-dark.png"), full_page=False)
+    page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
+    page.close()
+
+
+def test_stop_ends_a_streaming_reply(wasm, base_url):
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    page.select_option('select[data-action="backend"]', "wasm")
+    load_model(page)
+    box = page.locator('[data-testid="chat-input"]')
+    box.fill("Write a very long story about a dragon who learns to bake bread.")
+    page.locator('[data-testid="chat-send"]').click()
+    page.wait_for_function("(document.querySelector('.llmb-msg--pending')?.textContent || '').length > 40", timeout=MODEL_MS)
+    assert page.locator('[data-testid="chat-send"]').is_disabled()
+    stop = page.locator('[data-testid="chat-stop"]')
+    stop.focus()  # by keyboard: the streaming text keeps moving the button
+    stop.press("Enter")
+    page.wait_for_function(f"document.querySelector('{STATUS}').dataset.phase === 'ready'", timeout=60_000)
+    reply = page.locator('[data-testid="chat-message-assistant"][data-token-ids]').last
+    assert reply.get_attribute("data-finish") == "cancelled"
+    assert "(stopped)" in page.inner_text(STATUS)
+    page.get_by_role("button", name="New chat").click()
+    assert page.locator('[data-testid="chat-message-assistant"]').count() == 0
+    page.close()
+
+
+def test_reload_takes_the_model_from_the_cache(wasm, base_url, artifact):
+    _, manifest = artifact
+    context, watch = wasm
+    before = len(watch.model_requests(manifest))
+    assert before >= 1  # an earlier test downloaded it
+    page = open_chat(context, watch, base_url)
+    page.reload()
+    page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
+    status = load_model(page)
+    assert "from the browser cache" in status
+    assert len(watch.model_requests(manifest)) == before
+    page.close()
+
+
+def test_a_damaged_cached_copy_is_downloaded_again(wasm, base_url, artifact):
+    _, manifest = artifact
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    sha = manifest["files"][manifest["onnx"]["file"]]["sha256"]
+    page.evaluate("""async (sha) => {
+        const cache = await caches.open('llmb-models-v1');
+        const key = new URL(`runtime/llmb-cache/sha256/${sha}`, llmb.siteURL).href;
+        if (!(await cache.match(key))) throw new Error('no cached model under ' + key);
+        await cache.put(key, new Response(new Uint8Array([1, 2, 3])));
+    }""", sha)
+    before = len(watch.model_requests(manifest))
+    page.reload()
+    page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
+    status = load_model(page)
+    assert "damaged" in status and "downloaded" in status
+    assert len(watch.model_requests(manifest)) == before + 1
+    page.close()
+
+
+def test_a_full_cache_keeps_the_model_in_memory(playwright, base_url, artifact):
+    _, manifest = artifact
+    context = launch(playwright)
+    watch = Watch(context, base_url)
+    context.add_init_script("""Cache.prototype.put = function () {
+        return Promise.reject(new DOMException('quota', 'QuotaExceededError'));
+    };""")
+    page = open_chat(context, watch, base_url)
+    page.select_option('select[data-action="backend"]', "wasm")
+    status = load_model(page)
+    assert "memory only" in status
+    context.close()
+    assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
+
+
+def test_webgpu_short_greedy_run_matches_native(playwright, base_url, artifact):
+    """SwiftShader is a CPU WebGPU: correct but slow, so a short run through the widgets loop."""
+    folder, manifest = artifact
+    context = launch(playwright, WEBGPU_ARGS)
+    watch = Watch(context, base_url)
+    page = open_chat(context, watch, base_url)
+    assert page.evaluate("llmb.model.webgpuProblem()") == ""
+    n = 6
+    path = f"models/{manifest['model']['slug']}/"
+    got = page.evaluate("""async ([prompt, n, path]) => {
+        const py = llmb.pyodide;
+        const run = py.runPythonAsync(`
+from widgets import backend_browser as bb
+from widgets.chat import Chat
+from widgets.generation import GenerationConfig
+from widgets.sampling import GREEDY
+
+async def short_run(prompt, n, path):
+    model = await bb.load_model(path, "auto")
+    chat = Chat.from_manifest(model.info, model.tokenizer, model.backend)
+    chat.generator = model.generator
+    reply = await chat.send(prompt, GenerationConfig(n, GREEDY))
+    return [model.kind, reply.rounds[-1].ids]
+short_run
+`);
+        const shortRun = await run;
+        const out = await shortRun(prompt, n, path);
+        return out.toJs();
+    }""", [PROMPT, n, path])
+    kind, ids = got
+    assert kind == "webgpu"
+    assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY))
+    context.close()
+    assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
