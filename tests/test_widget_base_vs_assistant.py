@@ -25,36 +25,41 @@ def manifest(default_artifact):
     return json.loads((Path(default_artifact) / "manifest.json").read_text())
 
 
+class PlainLoop:
+    """An independent onnxruntime loop (numpy only, no widgets code): ``feed(ids)`` runs ids after
+    everything fed before, with the caches, and returns the last position's logits."""
+
+    def __init__(self, folder, manifest):
+        self.onnx = manifest["onnx"]
+        self.session = ort.InferenceSession(str(Path(folder) / self.onnx["file"]), providers=["CPUExecutionProvider"])
+        self.types = {i.name: i.type for i in self.session.get_inputs()}
+        self.outputs = [self.onnx["outputs"]["logits"]] + [c["output"] for c in self.onnx["cache"]]
+
+    def start(self):
+        self.done = 0
+        self.caches = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], dtype=np.float32)
+                       for c in self.onnx["cache"]}
+        return self
+
+    def feed(self, ids):
+        inputs = self.onnx["inputs"]
+        feed = {inputs["input_ids"]: np.array([ids], dtype=np.int64), **self.caches}
+        if inputs.get("position_ids"):
+            feed[inputs["position_ids"]] = np.arange(self.done, self.done + len(ids), dtype=np.int64)[None]
+        if inputs.get("attention_mask"):
+            feed[inputs["attention_mask"]] = np.ones((1, self.done + len(ids)), dtype=np.int64)
+        for name in feed:
+            if "int32" in self.types[name]:
+                feed[name] = feed[name].astype(np.int32)
+        logits, *present = self.session.run(self.outputs, feed)
+        self.caches = {c["input"]: v for c, v in zip(self.onnx["cache"], present)}
+        self.done += len(ids)
+        return logits[0, -1].astype(np.float64)
+
+
 @pytest.fixture(scope="module")
 def plain(default_artifact, manifest):
-    """An independent onnxruntime loop (numpy only, no widgets code): ``plain(ids)`` feeds ids in
-    the order given, the first list as one prefill and each later list after it with the caches,
-    and returns the last position's logits after each call."""
-    onnx = manifest["onnx"]
-    session = ort.InferenceSession(str(Path(default_artifact) / onnx["file"]), providers=["CPUExecutionProvider"])
-    types = {i.name: i.type for i in session.get_inputs()}
-    outputs = [onnx["outputs"]["logits"]] + [c["output"] for c in onnx["cache"]]
-
-    def run(chunks):
-        caches = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], dtype=np.float32)
-                  for c in onnx["cache"]}
-        done, last = 0, []
-        for ids in chunks:
-            feed = {onnx["inputs"]["input_ids"]: np.array([ids], dtype=np.int64), **caches}
-            if onnx["inputs"].get("position_ids"):
-                feed[onnx["inputs"]["position_ids"]] = np.arange(done, done + len(ids), dtype=np.int64)[None]
-            if onnx["inputs"].get("attention_mask"):
-                feed[onnx["inputs"]["attention_mask"]] = np.ones((1, done + len(ids)), dtype=np.int64)
-            for name in feed:
-                if "int32" in types[name]:
-                    feed[name] = feed[name].astype(np.int32)
-            logits, *present = session.run(outputs, feed)
-            caches = {c["input"]: v for c, v in zip(onnx["cache"], present)}
-            done += len(ids)
-            last.append(logits[0, -1].astype(np.float64))
-        return last
-
-    return run
+    return PlainLoop(default_artifact, manifest)
 
 
 def test_lane_prompts_match_transformers(demos):
@@ -71,13 +76,14 @@ def test_lanes_equal_a_plain_greedy_loop(demos, plain):
     for prompt in D.PROMPTS:
         for lane in ("raw", "chat"):
             d = demos["lanes"][prompt][lane]
-            chunks, out = [list(d["prompt_ids"])], []
+            loop, out = plain.start(), []
+            logits = loop.feed(list(d["prompt_ids"]))
             while len(out) < demos["max_new_tokens"]:
-                token = int(np.argmax(plain(chunks)[-1]))
+                token = int(np.argmax(logits))
                 out.append(token)
                 if token in d["stop_ids"]:
                     break
-                chunks.append([token])
+                logits = loop.feed([token])
             assert out == d["ids"], (prompt, lane)
     chat = demos["lanes"][D.PROMPTS[0]]["chat"]
     assert chat["finish"] == "stop" and chat["text"].strip()
@@ -90,7 +96,8 @@ def test_preference_log_likelihoods_equal_the_plain_loop(demos, plain):
                                     tokenize=True, return_dict=False)
     for key, answer in P.ANSWERS.items():
         answer_ids = hf.encode(answer, add_special_tokens=False) + [hf.convert_tokens_to_ids("<|im_end|>")]
-        rows = np.array(plain([list(prompt)] + [[t] for t in answer_ids[:-1]]))
+        loop = plain.start()
+        rows = np.array([loop.feed(list(prompt))] + [loop.feed([t]) for t in answer_ids[:-1]])
         top = rows.max(-1, keepdims=True)
         logp = rows - top - np.log(np.exp(rows - top).sum(-1, keepdims=True))
         total = float(logp[np.arange(len(answer_ids)), answer_ids].sum())
