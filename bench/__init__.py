@@ -1,0 +1,1 @@
+"""Benchmarks: scripts that print measurements and ratios from one run (never timed tests)."""

@@ -1,0 +1,43 @@
+// The same ONNX model and KV-cache session as the site (runtime/llmb-model.js), driven by a
+// minimal greedy loop in JavaScript: what the chat would cost without the Python layer.
+import * as model from "../runtime/llmb-model.js";
+
+async function timed(session, prompt, n) {
+  session.reset();
+  const marks = [];
+  const t0 = performance.now();
+  await session.feed(Int32Array.from(prompt));
+  const ids = [];
+  for (;;) {
+    const id = session.top(1).ids[0];
+    marks.push(performance.now());
+    ids.push(id);
+    if (ids.length >= n) break;
+    await session.feed(Int32Array.of(id));
+  }
+  const decode = marks.length > 1 ? (marks.length - 1) / ((marks.at(-1) - marks[0]) / 1000) : null;
+  return { ttft_ms: marks[0] - t0, decode_tok_s: decode, ids, prompt_tokens: prompt.length,
+           fed_tokens: prompt.length + n - 1, reused_tokens: 0, window_ms: [marks[0], marks.at(-1)] };
+}
+
+export async function load(modelPath) {
+  const base = new URL(modelPath, new URL("../", import.meta.url)).href;
+  const manifest = await (await fetch(base + "manifest.json", { cache: "no-cache" })).json();
+  const file = manifest.onnx.file;
+  const facts = manifest.files[file];
+  const t0 = performance.now();
+  const onnx = await model.fetchVerified(base + file, facts.sha256, facts.bytes);
+  const fetchMs = performance.now() - t0;
+  const session = await model.createSession("wasm", onnx.data, manifest);
+  return { session, fetch_ms: fetchMs, session_ms: model.timings.session_ms, threads: session.threads };
+}
+
+export async function suite(session, work) {
+  const out = {};
+  out.cold = await timed(session, work.ctx_short, 2);
+  out.ctx_short = await timed(session, work.ctx_short, work.context_tokens);
+  out.chat = await timed(session, work.chat, work.tokens);
+  out.ctx_long = await timed(session, work.ctx_long, work.context_tokens);
+  session.reset();
+  return out;
+}
