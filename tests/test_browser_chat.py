@@ -180,6 +180,19 @@ def test_pyodide_boots_after_the_text_and_isolation_gives_threads(wasm, base_url
     page.close()
 
 
+def test_python_survives_instant_navigation(wasm, base_url):
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    page.evaluate("window.sameDocument = true; window.firstBoot = llmb.python")
+    page.locator('a.md-header__button.md-logo, a[href="../"]').first.click()  # home, by instant navigation
+    page.wait_for_function("!document.querySelector('[data-widget=live_chat]')")
+    page.go_back()
+    page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=60_000)
+    assert page.evaluate("window.sameDocument === true && window.firstBoot === llmb.python")
+    assert page.evaluate("document.querySelectorAll('.llmb-widget:not([data-llmb-mounted=live])').length") == 0
+    page.close()
+
+
 def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, artifact):
     folder, manifest = artifact
     context, watch = wasm
@@ -313,3 +326,26 @@ short_run
     assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY))
     context.close()
     assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
+
+
+def test_static_host_without_headers_gets_isolation_from_the_service_worker(playwright, site):
+    """A plain static host (no COOP/COEP): coi-serviceworker.js registers, reloads once, and the
+    page is cross-origin isolated, so WASM threads are still available."""
+    import functools
+    import http.server
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(site))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    context = playwright.chromium.launch_persistent_context(
+        tempfile.mkdtemp(prefix="llmb-chromium-"), executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+    try:
+        page = context.new_page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        page.wait_for_function("window.crossOriginIsolated === true && window.llmb !== undefined", timeout=60_000)
+        assert page.evaluate("navigator.serviceWorker.controller !== null")
+        assert page.evaluate("llmb.model.threads()") >= 2
+    finally:
+        context.close()
+        server.shutdown()

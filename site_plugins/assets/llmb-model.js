@@ -20,6 +20,9 @@ export function loadOrt(kind) {
   orts[kind] ??= import(new URL(ORT_BUILDS[kind], RUNTIME).href).then((ort) => {
     ort.env.wasm.wasmPaths = new URL("ort/", RUNTIME).href;
     ort.env.wasm.numThreads = threads();
+    // On WASM the model runs in a worker, so the page (and its Stop button) stays responsive
+    // while a token is computed; WebGPU work is already off the main thread.
+    ort.env.wasm.proxy = kind === "wasm";
     ort.env.logLevel = "error";
     return ort;
   });
