@@ -1,5 +1,6 @@
 """Command line: ``python -m export [SOURCE] [--preset q4|q8|fp32] [--out DIR]``."""
 import argparse
+import signal
 import sys
 
 from .errors import ExportError
@@ -19,8 +20,13 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
 def main(argv=None) -> int:
     args = parser().parse_args(argv)
+    signal.signal(signal.SIGTERM, _interrupt)   # a killed run cleans its temporary folder too
     from .build import build
     try:
         out = build(args.source, args.preset, args.out, keep_source_quant=not args.requantize,

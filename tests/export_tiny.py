@@ -7,10 +7,10 @@ import torch
 VOCAB = 96
 
 
-def tiny_config(architecture: str):
+def tiny_config(architecture: str, init: float = 0.2):
     common = dict(vocab_size=VOCAB, hidden_size=64, intermediate_size=96, num_hidden_layers=2,
                   num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
-                  bos_token_id=1, eos_token_id=2, pad_token_id=0, initializer_range=0.2)
+                  bos_token_id=1, eos_token_id=2, pad_token_id=0, initializer_range=init)
     if architecture == "llama":
         from transformers import LlamaConfig
         return LlamaConfig(tie_word_embeddings=True, **common)
@@ -36,10 +36,11 @@ def tiny_tokenizer_json() -> str:
     return tok.to_str()
 
 
-def save_tiny(architecture: str, folder: Path, seed: int = 0) -> Path:
+def save_tiny(architecture: str, folder: Path, seed: int = 0, init: float = 0.2) -> Path:
+    """``init`` is the weights' standard deviation: small values give nearly flat predictions."""
     from transformers import AutoModelForCausalLM
     torch.manual_seed(seed)
-    model = AutoModelForCausalLM.from_config(tiny_config(architecture)).eval()
+    model = AutoModelForCausalLM.from_config(tiny_config(architecture, init)).eval()
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     (folder / "tokenizer.json").write_text(tiny_tokenizer_json(), encoding="utf-8")
