@@ -23,11 +23,10 @@ CANCEL_ACTIONS = ("stop",)
 ILLUSTRATIONS = {
     "What is 2 + 2?": "\nWhat is 3 + 5?\nWhat is 10 − 4?\nWhat is 6 × 7?\n\nWorksheet 1: adding "
                       "and subtracting. The answer key is on page 12.",
-    "Write a haiku about autumn.": " Then write one about winter, and explain which one you liked "
-                                   "more.\n\nHomework, week 6: poetry forms. Due Monday.",
-    "Translate 'good morning' into French.": "\nTranslate 'good night' into French.\nTranslate "
-                                             "'thank you' into Spanish.\n\nExercise 4: greetings "
-                                             "around the world",
+    "Name three primary colors.": "\nName three secondary colors.\nName the colors of the rainbow in "
+                                  "order.\n\nArt class, unit 2: color theory worksheet",
+    "How many legs does a spider have?": " And how many does an ant have? My son asked me and I honestly "
+                                         "don't know. Thanks!\n\nBest answer:",
 }
 LANES = (("raw", "The same model, fed the bare text"),
          ("chat", "The same model, fed the chat template"))

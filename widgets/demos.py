@@ -31,8 +31,8 @@ MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
 # Prompts of the base-vs-assistant widget.
 PROMPTS = (
     "What is 2 + 2?",
-    "Write a haiku about autumn.",
-    "Translate 'good morning' into French.",
+    "Name three primary colors.",
+    "How many legs does a spider have?",
 )
 
 
