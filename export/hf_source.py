@@ -3,8 +3,6 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
-
 from .errors import ExportError
 from .sources import Source, source_name
 from .spec import ARCHITECTURES, ModelSpec
