@@ -244,7 +244,8 @@ def _toggle(s: dict, name: str, label: str) -> str:
     checked = " checked" if s["settings"][name] else ""
     disabled = "" if ok and s["phase"] != "generating" else " disabled"
     reason = "" if ok else f'<span class="llmb-chat__reason">{NO_FEATURE[name]}</span>'
-    return f'<label class="llmb-chat__toggle"><input type="checkbox" data-action="{name}"{checked}{disabled}> {label}</label>{reason}'
+    return (f'<span class="llmb-chat__feature"><label class="llmb-chat__toggle"><input type="checkbox" data-action="{name}"'
+            f'{checked}{disabled}> {label}</label>{reason}</span>')
 
 
 def render(s: dict) -> str:
