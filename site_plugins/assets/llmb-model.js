@@ -136,6 +136,8 @@ export async function createSession(kind, modelBytes, manifest) {
   const session = await ort.InferenceSession.create(modelBytes, {
     executionProviders: [kind],
     graphOptimizationLevel: "all",
+    // ORT's native warnings (a few nodes kept on the CPU under WebGPU) reach console.error.
+    logSeverityLevel: 3,
   });
   timings.session_ms = performance.now() - t0;
   return new ModelSession(ort, session, manifest.onnx, manifest.model.vocab_size, kind);
