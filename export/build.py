@@ -2,12 +2,10 @@
 import ast
 import hashlib
 import json
-import os
-import shutil
 import sys
 from pathlib import Path
 
-from . import manifest as mf
+from . import folders, manifest as mf
 from .errors import ExportError
 from .gguf_blocks import Q4Blocks, Q8Blocks
 from .quantize import PRESETS
@@ -82,29 +80,15 @@ def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=
     log(f"export: hashing {path}")
     sha = source_hash(kind, path)
     key = cache_key(kind, sha, preset, keep_source_quant, verify)
-    if is_current(out, key):
-        log(f"export: {out} is up to date")
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    for stale in out.parent.glob(f".{out.name}.tmp-*"):
-        shutil.rmtree(stale, ignore_errors=True)   # left by an interrupted run
-    tmp = out.parent / f".{out.name}.tmp-{os.getpid()}"
-    tmp.mkdir()
-    try:
-        _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log)
-        _replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
+    with folders.exclusive(out, log):
+        if is_current(out, key):
+            log(f"export: {out} is up to date")
+            return out
+        with folders.staging(out) as tmp:
+            _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log)
+            folders.replace(tmp, out)
     log(f"export: wrote {out}")
     return out
-
-
-def _replace(tmp: Path, out: Path):
-    old = out.parent / f".{out.name}.old-{os.getpid()}"
-    if out.exists():
-        out.rename(old)
-    tmp.rename(out)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log):

@@ -19,12 +19,17 @@ def run_cli(*args, cwd=None):
     return proc.returncode, errors
 
 
+def listing(folder):
+    """Names in ``folder`` apart from the exports' lock files."""
+    return sorted(p.name for p in folder.iterdir() if p.suffix != ".lock")
+
+
 def assert_fails(args, expected, out):
     code, errors = run_cli(*args, "--out", out)
     assert code == 1
     assert len(errors) == 1 and expected in errors[0], errors
     assert not out.exists()
-    assert not list(out.parent.glob(f".{out.name}.*"))
+    assert not [p for p in out.parent.glob(f".{out.name}.*") if p.suffix != ".lock"]
 
 
 def test_missing_path(tmp_path):
@@ -93,7 +98,7 @@ def test_verification_below_threshold_fails(tmp_path, monkeypatch, capsys):
     assert len(errors) == 1
     assert "verification failed for preset q4: top-1 agreement" in errors[0]
     assert "< threshold 1.010" in errors[0]
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["llama"]
+    assert listing(tmp_path) == ["llama"]
 
 
 def test_interrupted_run_leaves_old_folder_and_no_temporary(tmp_path, monkeypatch, capsys):
@@ -110,7 +115,7 @@ def test_interrupted_run_leaves_old_folder_and_no_temporary(tmp_path, monkeypatc
     assert cli.main([str(folder), "--preset", "fp32", "--out", str(out), "--no-verify"]) == 130
     assert "interrupted" in capsys.readouterr().err
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["llama", "out"]
+    assert listing(tmp_path) == ["llama", "out"]
 
 
 def test_qwen3_5_folder_is_refused_in_one_line(tmp_path):
