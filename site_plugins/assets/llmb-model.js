@@ -20,9 +20,6 @@ export function loadOrt(kind) {
   orts[kind] ??= import(new URL(ORT_BUILDS[kind], RUNTIME).href).then((ort) => {
     ort.env.wasm.wasmPaths = new URL("ort/", RUNTIME).href;
     ort.env.wasm.numThreads = threads();
-    // WASM inference in ORT's proxy worker: driven from Pyodide's event loop, a run on the page's
-    // thread blocks it for the whole run (a task per token, seconds for a long prompt).
-    ort.env.wasm.proxy = kind === "wasm";
     // On WASM the model runs in a worker, so the page (and its Stop button) stays responsive
     // while a token is computed; WebGPU work is already off the main thread.
     ort.env.wasm.proxy = kind === "wasm";
