@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tempfile
 import time
@@ -88,7 +89,7 @@ def main(argv=None) -> dict:
     work, text_work = workload(artifact, args.tokens, *args.context)
     wanted = args.rows.split(",")
     results = {name: [] for name in wanted}
-    started = time.time()
+    started, load_before = time.time(), os.getloadavg()[0]
     if "native" in wanted:
         for i in range(args.runs):
             print(f"native run {i + 1}/{args.runs}", flush=True)
@@ -113,7 +114,8 @@ def main(argv=None) -> dict:
             server.close()
     meta = {"runs": args.runs, "tokens": args.tokens, "context": args.context, "artifact": str(artifact),
             "model": manifest["model"]["name"], "onnx_bytes": manifest["onnx"]["bytes"],
-            "seconds": time.time() - started, "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+            "seconds": time.time() - started, "cpus": os.cpu_count(),
+            "load_average": [load_before, os.getloadavg()[0]], "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     summary = report.summarise(results, work, meta)
     report.write(summary, results, args.out)
     print(report.markdown(summary))

@@ -129,7 +129,8 @@ def markdown(summary: dict) -> str:
     meta = summary["meta"]
     rows = list(summary["rows"])
     lines = [f"{meta['model']}, {meta['runs']} run(s) per row, {meta['tokens']} tokens generated, "
-             f"{meta['when']}. Cells: median (min–max).", "",
+             f"{meta['when']}, {meta['cpus']} CPUs, load average {meta['load_average'][0]:.1f} before and "
+             f"{meta['load_average'][1]:.1f} after. Cells: median (min–max).", "",
              "| metric | " + " | ".join(LABELS[r] for r in rows) + " |",
              "|---|" + "---:|" * len(rows)]
     for m, (heading, unit, _) in METRICS.items():

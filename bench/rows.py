@@ -180,7 +180,7 @@ def _before_python(page) -> dict:
         const early = performance.getEntriesByType('resource').filter((e) => e.startTime < start);
         const nav = performance.getEntriesByType('navigation')[0];
         return { bytes: early.reduce((s, e) => s + e.transferSize, nav.transferSize),
-                 runtime: early.map((e) => e.name).filter((u) => /\\/(runtime|models)\\//.test(u)) };
+                 runtime: early.map((e) => e.name).filter((u) => /\\/(runtime\\/(pyodide|ort)|models)\\/|widgets-/.test(u)) };
     }""")
 
 
