@@ -101,7 +101,7 @@ def main(argv=None) -> dict:
         try:
             with sync_playwright() as p:
                 for i in range(args.runs):
-                    for name in wanted:
+                    for name in [n for n in wanted if n != "native"]:
                         print(f"{name} run {i + 1}/{args.runs}", flush=True)
                         if name == "pyodide":
                             results[name].append(rows.pyodide(p, server.url, work, slug))
