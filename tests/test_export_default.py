@@ -83,26 +83,36 @@ def test_tokenizer_keeps_the_smollm_pre_tokenizer(default_artifact):
     assert len(tok.encode("2024").ids) == 4
 
 
-def test_greedy_answer_is_sensible(default_artifact, manifest):
-    """Decoding with the cache as the manifest describes it answers a simple question."""
+def test_greedy_decode_loop_follows_torch(default_artifact, manifest):
+    """A greedy reply decoded token by token with the cache as the manifest describes it: torch,
+    reading the same text, picks the same next token at (nearly) every step."""
+    import torch
     from tokenizers import Tokenizer
+    from transformers import AutoModelForCausalLM
+
+    from export.sources import default_source_path
     tok = Tokenizer.from_file(str(default_artifact / "tokenizer.json"))
     prompt = ("<|im_start|>system\nYou are a helpful AI assistant named SmolLM, trained by Hugging "
-              "Face<|im_end|>\n<|im_start|>user\nWhat is the capital of France?<|im_end|>\n"
+              "Face<|im_end|>\n<|im_start|>user\nName three colours of the rainbow.<|im_end|>\n"
               "<|im_start|>assistant\n")
     io = manifest["onnx"]
     session = ort.InferenceSession(str(default_artifact / "model.onnx"), providers=["CPUExecutionProvider"])
     cache = {c["input"]: np.zeros((1, 3, 0, 64), np.float32) for c in io["cache"]}
     names = [io["outputs"]["logits"]] + [c["output"] for c in io["cache"]]
-    ids, out = tok.encode(prompt).ids, []
-    for _ in range(12):
-        logits, *caches = session.run(names, {"input_ids": np.array([ids]), **cache})
+    ids = tok.encode(prompt).ids
+    chunk, reply = ids, []
+    for _ in range(16):
+        logits, *caches = session.run(names, {"input_ids": np.array([chunk]), **cache})
         cache = {c["input"]: v for c, v in zip(io["cache"], caches)}
-        ids = [int(logits[0, -1].argmax())]
-        if ids[0] in manifest["tokenizer"]["stop_ids"]:
-            break
-        out += ids
-    assert "Paris" in tok.decode(out)
+        chunk = [int(logits[0, -1].argmax())]
+        reply += chunk
+    assert tok.decode(reply).strip()
+    gguf = default_source_path()
+    model = AutoModelForCausalLM.from_pretrained(str(gguf.parent), gguf_file=gguf.name,
+                                                 dtype=torch.float32).eval()
+    with torch.no_grad():
+        want = model(torch.tensor([ids + reply])).logits[0, len(ids) - 1:-1].argmax(-1).tolist()
+    assert sum(a == b for a, b in zip(want, reply)) >= 15
 
 
 def test_fp32_verification_is_exact(fp32_artifact):
