@@ -13,9 +13,13 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def config_with(out: Path, artifact: Path | None = None, docs: Path | None = None, **plugin_options) -> Path:
-    """A copy of mkdocs.yml building into ``out``; ``plugin_options`` maps plugin name -> options."""
+def config_with(out: Path, artifact: Path | None = None, docs: Path | None = None, site_url: str | None = None,
+                **plugin_options) -> Path:
+    """A copy of mkdocs.yml building into ``out``; ``plugin_options`` maps plugin name -> options.
+    ``site_url`` must match the test server's address for Material's instant navigation."""
     config = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.Loader)
+    if site_url is not None:
+        config["site_url"] = site_url
     if artifact is not None:
         plugin_options.setdefault("llmb-models", {})["artifact"] = str(artifact)
     plugins = []

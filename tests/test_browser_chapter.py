@@ -6,6 +6,7 @@ base-vs-assistant run reproduces the build-time lanes token for token.
 Screenshots (light, dark, narrow) go to test-results/.
 """
 
+import html
 import json
 import re
 import threading
@@ -66,9 +67,8 @@ def widget(page, name):
 def embedded_state(site, name):  # noqa: F811
     """The state the build rendered into the page (the same JSON the browser starts from)."""
     page = (site / "chapter" / "index.html").read_text(encoding="utf-8")
-    m = re.search(rf'data-widget="{name}"[^>]*><script type="application/json" class="llmb-state">(.*?)</script>',
-                  page, re.S)
-    return json.loads(m.group(1).replace("<\\/", "</"))
+    m = re.search(rf'data-widget="{name}"[^>]*data-state="([^"]*)"', page, re.S)
+    return json.loads(html.unescape(m.group(1)))
 
 
 def press(locator):

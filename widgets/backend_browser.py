@@ -6,7 +6,7 @@ Two jobs:
    cache live in JavaScript (``site_plugins/assets/llmb-model.js``); Python sends token ids and
    reads back only the few best scores, as the native backend does.
 2. ``mount(root)`` brings a widget placeholder to life. The fence rendered it at build time with
-   the widget's initial state in ``<script class="llmb-state">``; from then on events on
+   the widget's initial state in its ``data-state`` attribute; from then on events on
    ``[data-action]`` controls go to the module:
 
    - a click on a button, or a change of a select, checkbox or range, calls
@@ -205,9 +205,10 @@ class Mounted:
         self.root = root
         self.name = str(root.dataset.widget)
         self.module = importlib.import_module(f"widgets.{self.name}")
-        script = root.querySelector(":scope > script.llmb-state")
-        if not _absent(script):
-            self.state = json.loads(str(script.textContent))
+        state = root.getAttribute("data-state")
+        if not _absent(state):
+            self.state = json.loads(str(state))
+            root.removeAttribute("data-state")  # the live state is Python's from now on
         else:
             options = root.getAttribute("data-options")
             self.state = self.module.initial_state(json.loads(str(options)) if not _absent(options) else {}, {})

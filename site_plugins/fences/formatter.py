@@ -7,13 +7,15 @@
 
 becomes
 
-    <div class="llmb-widget" data-widget="template_view" data-options='{"show_raw": true}'>
-      <script type="application/json" class="llmb-state">{...initial state...}</script>
+    <div class="llmb-widget" data-widget="template_view" data-options="{&quot;show_raw&quot;: true}"
+         data-state="{...initial state, HTML-escaped JSON...}">
       ...render(initial_state(options, ctx))...
     </div>
 
-The page reads well with JavaScript off; in the browser the state script lets the runtime carry on
-from exactly the state that was rendered, without repeating build-time work (ctx) in Pyodide.
+The page reads well with JavaScript off; in the browser data-state lets the runtime carry on from
+exactly the state that was rendered, without repeating build-time work (ctx) in Pyodide. The state
+is an attribute, not a <script type="application/json">: Material's instant navigation re-creates
+every script of a new page without its type, which would run the JSON as JavaScript.
 """
 from __future__ import annotations
 
@@ -46,11 +48,6 @@ def parse_options(source: str) -> tuple[str, dict]:
     return options.pop("name"), options
 
 
-def state_script(state: dict) -> str:
-    # "</" would end the script element early; "<\/" is the same JSON string.
-    return json.dumps(state, ensure_ascii=False, separators=(",", ":")).replace("</", "<\\/")
-
-
 def render_widget(name: str, options: dict) -> str:
     try:
         module = importlib.import_module(f"{context['package']}.{name}")
@@ -59,9 +56,8 @@ def render_widget(name: str, options: dict) -> str:
     state = module.initial_state(options, context["ctx"])
     body = module.render(state)
     opts = html.escape(json.dumps(options, separators=(",", ":")), quote=True)
-    return (f'<div class="llmb-widget" data-widget="{name}" data-options="{opts}">'
-            f'<script type="application/json" class="llmb-state">{state_script(state)}</script>'
-            f"{body}</div>")
+    data = html.escape(json.dumps(state, ensure_ascii=False, separators=(",", ":")), quote=True)
+    return f'<div class="llmb-widget" data-widget="{name}" data-options="{opts}" data-state="{data}">{body}</div>'
 
 
 def format_widget(source, language, css_class, options, md, **kwargs):
