@@ -13,7 +13,7 @@ def manifest_of(folder):
 def test_q8_preset_passes_its_threshold():
     m = manifest_of(export.build(preset="q8"))
     assert m["onnx"]["quantization"]["preset"] == "q8"
-    assert m["verification"]["passed"] and m["verification"]["top1_agreement"] >= 0.99
+    assert m["verification"]["passed"] and m["verification"]["top1_agreement"] >= 0.95
 
 
 def test_keeping_gguf_blocks_beats_requantizing(default_artifact, tmp_path):
