@@ -1,0 +1,36 @@
+"""bench.compare end to end in its quick mode (one run, few tokens, short contexts): every row
+produces numbers, the report files are written, and the browser rows agree with native greedy
+decoding. No timing is asserted; the benchmark only reports."""
+
+import json
+import subprocess
+import sys
+
+from site_builder import ROOT
+
+
+def test_compare_quick_mode_runs_every_row(default_artifact, tmp_path):
+    out = tmp_path / "results"
+    run = subprocess.run([sys.executable, "-m", "bench.compare", "--runs", "1", "--tokens", "4",
+                          "--context", "16", "32", "--artifact", str(default_artifact), "--out", str(out)],
+                         cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stderr[-3000:]
+    data = json.loads((out / "results.json").read_text())
+    summary = data["summary"]
+    assert set(summary["rows"]) == {"native", "pyodide", "plain_js", "wllama"}
+    for row, metrics in summary["rows"].items():
+        assert metrics["decode_tok_s"]["median"] > 0, row
+        assert metrics["ttft_ms"]["median"] > 0, row
+        assert metrics["peak_mb"]["median"] > 50, row
+    assert summary["checks"]["pyodide_greedy_equals_native"]
+    assert summary["checks"]["plain_js_greedy_equals_native"]
+    assert summary["checks"]["turn2_feeds_only_new_tokens"]
+    assert summary["checks"]["isolated"] and summary["checks"]["threads"] >= 2
+    # The model is fetched only when asked for, and is the bulk of what the page transfers.
+    pyodide = summary["rows"]["pyodide"]
+    assert pyodide["model_mb"]["median"] * 1e6 >= data["summary"]["meta"]["onnx_bytes"]
+    assert pyodide["before_model_mb"]["median"] < pyodide["model_mb"]["median"]
+    table = (out / "results.md").read_text()
+    assert "| target | value | met |" in table and "wllama" in table
+    assert (out / "results.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "written:" in run.stdout
