@@ -17,3 +17,15 @@ def fp32_artifact() -> Path:
     """The same model exported without quantization (float32 weights)."""
     import export
     return export.build(preset="fp32")
+
+
+@pytest.fixture(scope="session")
+def site(default_artifact, tmp_path_factory) -> Path:
+    """The site built once from the repository's mkdocs.yml with the default artifact; the tests
+    that read it share one build."""
+    from site_builder import config_with, mkdocs_build
+
+    out = tmp_path_factory.mktemp("site-build")
+    run = mkdocs_build(config_with(out, artifact=default_artifact))
+    assert run.returncode == 0, run.stderr[-3000:]
+    return out / "site"

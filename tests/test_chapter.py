@@ -8,18 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from site_builder import ROOT, config_with, mkdocs_build
 WIDGETS = ["base_vs_assistant", "stages", "data_scale", "preference", "template_view", "live_chat", "quick_check"]
 TERMS = ["pretraining", "SFT", "RLHF", "DPO", "chat template", "special token", "tool calling"]
-
-
-@pytest.fixture(scope="module")
-def site(default_artifact, tmp_path_factory):
-    """The site built from the repository's mkdocs.yml, with the default artifact."""
-    out = tmp_path_factory.mktemp("chapter-site")
-    run = mkdocs_build(config_with(out, artifact=default_artifact))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out / "site"
 
 
 @pytest.fixture(scope="module")

@@ -18,14 +18,6 @@ from site_plugins.runtime.plugin import VENDORED
 
 
 @pytest.fixture(scope="module")
-def site(default_artifact, tmp_path_factory):
-    out = tmp_path_factory.mktemp("site-build")
-    run = mkdocs_build(config_with(out, artifact=default_artifact))
-    assert run.returncode == 0, run.stderr[-3000:]
-    return out / "site"
-
-
-@pytest.fixture(scope="module")
 def manifest(default_artifact):
     return json.loads((Path(default_artifact) / "manifest.json").read_text())
 
