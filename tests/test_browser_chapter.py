@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from test_chapter import ROOT, site  # noqa: F401  (the built-site fixture)
+from site_builder import ROOT
 from widgets import preference as P
 from widgets import template_view as T
 
