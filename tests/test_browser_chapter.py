@@ -24,7 +24,7 @@ BOOT_MS = 180_000  # Pyodide start on a slow shared CPU
 
 
 @pytest.fixture(scope="module")
-def base_url(site):  # noqa: F811
+def base_url(site):
     from site_plugins.serve import make_server
     server = make_server(site, port=0, verbose=False)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -64,7 +64,7 @@ def widget(page, name):
     return page.locator(f'.llmb-widget[data-widget="{name}"]')
 
 
-def embedded_state(site, name):  # noqa: F811
+def embedded_state(site, name):
     """The state the build rendered into the page (the same JSON the browser starts from)."""
     page = (site / "chapter" / "index.html").read_text(encoding="utf-8")
     m = re.search(rf'data-widget="{name}"[^>]*data-state="([^"]*)"', page, re.S)
@@ -95,7 +95,7 @@ def test_data_scale_switches_axes(page):
     assert "orders of magnitude" in w.locator("[data-scale-caption]").text_content()
 
 
-def test_preference_updates_match_the_python_math(page, site):  # noqa: F811
+def test_preference_updates_match_the_python_math(page, site):
     w = widget(page, "preference")
     state = embedded_state(site, "preference")
     for action, value, selector in (("method", "rlhf", 'button[data-action="method"][data-value="rlhf"]'),
@@ -117,7 +117,7 @@ def test_preference_updates_match_the_python_math(page, site):  # noqa: F811
     assert w.locator('[data-stat="margin"]').text_content() == f'{P.readout(state)["margin"]:+.3f}'
 
 
-def test_template_view_tokens_ids_and_mask(page, site):  # noqa: F811
+def test_template_view_tokens_ids_and_mask(page, site):
     w = widget(page, "template_view")
     state = embedded_state(site, "template_view")
     press(w.locator('button[data-value="raw"]'))
@@ -147,7 +147,7 @@ def test_quick_check_by_keyboard(page):
     assert w.locator("[data-score]").get_attribute("data-score") == "2"
 
 
-def test_live_lanes_equal_the_build_time_lanes(page, site):  # noqa: F811
+def test_live_lanes_equal_the_build_time_lanes(page, site):
     w = widget(page, "base_vs_assistant")
     state = embedded_state(site, "base_vs_assistant")
     press(w.locator('button[data-action="run"]'))
@@ -214,7 +214,7 @@ def test_narrow_screen_has_no_horizontal_scroll(browser, base_url):
     context.close()
 
 
-def test_reads_with_javascript_off(browser, base_url, site):  # noqa: F811
+def test_reads_with_javascript_off(browser, base_url, site):
     context = browser.new_context(viewport={"width": 375, "height": 800}, java_script_enabled=False)
     pg = context.new_page()
     pg.goto(base_url + "chapter/")
