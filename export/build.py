@@ -22,8 +22,8 @@ def log_stderr(message: str):
 
 # The modules whose code decides an artifact's bytes, per source kind and architecture path.
 COMMON_CODE = ("build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
-               "prompts.py", "quantize.py", "sources.py", "spec.py", "verify.py")
-KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py", "qwen3_5.py")}
+               "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
+KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
 
 
 def code_hash(kind: str) -> str:
@@ -131,9 +131,6 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
 
 
 def _graph(src, preset, keep_source_quant, log):
-    if src.spec.architecture == "qwen3_5_text":
-        from .qwen3_5 import export_qwen3_5
-        return export_qwen3_5(src, preset, log)
     from .decoder import build_decoder, cache_io
     model = build_decoder(src.spec, src.weights, preset, keep_source_quant, src.inv_freq)
     return model.SerializeToString(), cache_io(src.spec)
@@ -157,7 +154,8 @@ def quantization(src, preset, keep_source_quant) -> dict:
     embedding = ("int8 blocks of 32 (GatherBlockQuantized), " +
                  ("GGUF Q8_0 blocks kept" if emb_kept else "round-to-nearest symmetric"))
     return {"preset": preset, "weights": weights, "embedding": embedding,
-            "lm_head": ("tied: MatMulNBits bits=8 over the embedding's own int8 blocks"
-                        if src.spec.tie_word_embeddings else "int8 blocks of 32 (MatMulNBits)"),
+            "lm_head": ("tied: the embedding's own int8 blocks, expanded to float32 when the session "
+                        "loads (Gemm)" if src.spec.tie_word_embeddings else
+                        "int8 blocks of 32, expanded to float32 when the session loads (Gemm)"),
             "method": "gguf-blocks-kept" if kept else "round-to-nearest",
-            "accuracy_level": {"int4": ACCURACY_LEVEL[4], "int8": ACCURACY_LEVEL[8]}}
+            "accuracy_level": {f"int{bits}": ACCURACY_LEVEL[bits]}}

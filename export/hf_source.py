@@ -51,7 +51,12 @@ def hf_spec(config, model) -> ModelSpec:
         tie_word_embeddings=bool(getattr(config, "tie_word_embeddings", False)),
         parameters=sum(p.numel() for p in model.parameters()))
     if arch == "qwen3_5_text":
-        spec.extra = {"layer_types": list(config.layer_types)}
+        rope = getattr(config, "rope_parameters", None) or {}
+        spec.extra = {"layer_types": list(config.layer_types),
+                      "partial_rotary_factor": float(rope.get("partial_rotary_factor", 1.0)),
+                      **{k: int(getattr(config, k)) for k in (
+                          "linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim",
+                          "linear_value_head_dim", "linear_conv_kernel_dim")}}
     return spec
 
 
@@ -61,9 +66,6 @@ def load_hf(path: Path, sha256: str) -> Source:
     if arch not in ARCHITECTURES:
         raise ExportError(f"unsupported architecture {arch!r} in {path / 'config.json'} "
                           f"(supported: {', '.join(ARCHITECTURES)})")
-    if arch == "qwen3_5_text":
-        raise ExportError(f"architecture 'qwen3_5_text' is recognised but its linear-attention "
-                          f"graph is not implemented yet ({path / 'config.json'})")
     if not (path / "tokenizer.json").is_file():
         raise ExportError(f"no tokenizer.json in {path}")
     import torch
@@ -74,11 +76,11 @@ def load_hf(path: Path, sha256: str) -> Source:
         raise ExportError(f"cannot load the checkpoint in {path}: {str(e).splitlines()[0]}") from None
     spec = hf_spec(model.config, model)
     weights = {k: v.detach().float().numpy().copy() for k, v in model.state_dict().items()}
-    if any(k.endswith(".bias") for k in weights) and arch != "qwen3_5_text":
+    if any(k.endswith(".bias") for k in weights):
         raise ExportError(f"projection biases are not supported ({path})")
     rotary = getattr(model.model, "rotary_emb", None)
     inv_freq = None
-    if rotary is not None and arch != "qwen3_5_text":
+    if rotary is not None:
         if float(getattr(rotary, "attention_scaling", 1.0)) != 1.0:
             raise ExportError(f"rope scaling with attention_scaling != 1 is not supported ({path})")
         inv_freq = rotary.inv_freq.detach().float().numpy()

@@ -7,12 +7,13 @@ from .gguf_blocks import BLOCK, Q4Blocks, Q8Blocks
 from .graph import MS_DOMAIN, Graph
 from .quantize import NBits
 
-# MatMulNBits' accuracy_level, by weight bits. 4 (int8 activations) about doubles 4-bit decode
-# speed but moved q4's top-1 agreement to 0.971 (below 0.98); 1 (float32 activations) keeps 0.99.
-# For 8-bit weights level 4 is much faster natively, but onnxruntime-web has no int8-activation
-# kernel: the browser computes in float32, and the lm_head's rounding then changed the greedy token
-# on chat prompts. Native and browser greedy output must agree, so both use level 1.
-ACCURACY_LEVEL = {4: 1, 8: 1}
+# MatMulNBits' accuracy_level, by weight bits. For 4 bits (the site's q4) level 4 (int8
+# activations) gave 68.7 instead of 53.9 tokens/s natively but moved top-1 agreement to 0.969,
+# below 0.98, and onnxruntime-web has no int8-activation kernel, so browser and native greedy
+# output would differ: level 1 (float32 activations). 8-bit MatMulNBits serves only the q8
+# preset's layers (the lm_head is a float32 Gemm, see tied_lm_head); its level-1 kernel
+# dequantizes the whole weight on every call, so q8 uses the native int8 kernel.
+ACCURACY_LEVEL = {4: 1, 8: 4}
 
 
 def _nbits(g: Graph, x, path, codes, scales, zero_points, bits, n, k):
@@ -96,12 +97,43 @@ def embedding(g: Graph, ids, w, path="/model/embed_tokens"):
 
 
 def tied_lm_head(g: Graph, x, handle, path="/lm_head"):
-    """lm_head reading the embedding's own storage: no second copy of the table."""
+    """lm_head reading the embedding's own storage: no second copy of the table in the file."""
     if handle[0] == "dense":
-        table = handle[1]
-        flat = g.node("Flatten", [x], f"{path}/rows", axis=2)                # [s, H]
-        logits = g.node("Gemm", [flat, table], path, transB=1)               # [s, V]
-        return g.node("Unsqueeze", [logits, g.const_i64(f"{path}.axis0", [0])], path)
+        return _head_matmul(g, x, handle[1], path)
     _, codes, scales, rows, cols = handle
-    flat_scales = g.node("Reshape", [scales, g.const_i64(f"{path}.flat_shape", [-1])], f"{path}/scales")
-    return _nbits(g, x, path, codes, flat_scales, None, 8, rows, cols)
+    return _head_matmul(g, x, _q8_table(g, codes, scales, rows, cols, path), path)
+
+
+def untied_lm_head(g: Graph, x, w, path="/lm_head"):
+    if isinstance(w, np.ndarray):
+        return _head_matmul(g, x, g.init("lm_head.weight", w.astype(np.float32)), path)
+    codes = g.init("lm_head.codes", w.codes)
+    scales = g.init("lm_head.scales", w.scales)
+    if w.scales.dtype != np.float32:
+        scales = _f32(g, scales, f"{path}/scales")
+    return _head_matmul(g, x, _q8_table(g, codes, scales, *w.shape, path), path)
+
+
+def _q8_table(g: Graph, codes, scales, rows, cols, path):
+    """The float32 table of 8-bit blocks (code - 128) * scale, built only from initializers.
+
+    onnxruntime folds these constant nodes once when the session is created, so the head runs
+    as a plain float32 matmul in every runtime. An 8-bit MatMulNBits at float32 activations
+    (accuracy_level 1) instead dequantized the whole table on every call: 150 ms per token
+    natively, about a tenth of this; its int8-activation kernel (level 4) is fast natively but
+    onnxruntime-web has none, and the two then disagreed on greedy tokens. The cost is memory:
+    the folded table takes rows * cols * 4 bytes (113 MB for SmolLM2) while the file keeps 8 bits.
+    """
+    values = g.node("Cast", [codes], f"{path}/table/codes", to=TensorProto.FLOAT)
+    centred = g.node("Sub", [values, g.init(f"{path}.code_offset", np.array(128.0, np.float32))],
+                     f"{path}/table/centred")
+    block_scales = g.node("Unsqueeze", [scales, g.const_i64(f"{path}.scale_axis", [2])], f"{path}/table/scales")
+    blocks = g.node("Mul", [centred, block_scales], f"{path}/table")
+    return g.node("Reshape", [blocks, g.const_i64(f"{path}.table_shape", [rows, cols])], f"{path}/table")
+
+
+def _head_matmul(g: Graph, x, table, path):
+    """[1, s, H] @ table[V, H].T -> [1, s, V] as one Gemm."""
+    flat = g.node("Flatten", [x], f"{path}/rows", axis=2)                # [s, H]
+    logits = g.node("Gemm", [flat, table], path, transB=1)               # [s, V]
+    return g.node("Unsqueeze", [logits, g.const_i64(f"{path}.axis0", [0])], path)

@@ -1,8 +1,8 @@
 """Verification: the exported graph against the torch reference of the same weights.
 
 For each fixed chat prompt the torch reference writes a 64-token greedy continuation. The ONNX
-model then reads the prompt and most of the continuation in one prefill call and the last tokens
-one per decode call (the two paths the site uses), and at each of the 64 positions its next-token
+model then reads the prompt in one prefill call and the continuation one token per decode call
+(the two paths the site uses), and at each of the 64 positions its next-token
 distribution is compared with torch's on the same text (teacher forcing): top-1 agreement and
 KL(torch || onnx).
 """
@@ -14,8 +14,9 @@ from .errors import ExportError
 from .prompts import chats
 
 # fp32 and q4 as the project requires. q8 re-quantizes the dequantized GGUF weights to 8 bits
-# (a second rounding); its threshold has not been calibrated by a measurement yet.
-THRESHOLDS = {"fp32": 1.0, "q8": 0.95, "q4": 0.98}
+# (a second rounding) and runs them with int8 activations (ops.ACCURACY_LEVEL): measured 0.970
+# on the default model; 0.96 leaves a point for other CPUs' int8 kernels.
+THRESHOLDS = {"fp32": 1.0, "q8": 0.96, "q4": 0.98}
 
 
 @dataclass
@@ -63,22 +64,20 @@ def torch_logits(model, ids):
         return model(torch.tensor([ids])).logits[0].double().numpy()
 
 
-def onnx_logits(session, io, prompt, continuation, decode_steps=8):
-    """Logits predicting each continuation token. One prefill call reads the prompt and all but
-    the last ``decode_steps`` continuation tokens; one-token decode calls on the returned cache
-    read the rest, so both paths the site uses are compared."""
+def onnx_logits(session, io, prompt, continuation):
+    """Logits predicting each continuation token: one prefill call reads the prompt, then
+    one-token decode calls on the returned cache read the continuation (teacher forcing), so
+    both paths the site uses are compared. The graph returns the last position only."""
     past = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], np.float32)
             for c in io["cache"]}
     out_names = [io["outputs"]["logits"]] + [c["output"] for c in io["cache"]]
-    split = len(continuation) - decode_steps
-    chunks = [prompt + continuation[:split]] + [[t] for t in continuation[split:-1]]
     rows = []
-    for chunk in chunks:
+    for chunk in [prompt] + [[t] for t in continuation[:-1]]:
         feeds = {io["inputs"]["input_ids"]: np.array([chunk], np.int64), **past}
         logits, *caches = session.run(out_names, feeds)
-        rows.append(logits[0].astype(np.float64))
+        rows.append(logits[0, -1].astype(np.float64))
         past = {c["input"]: v for c, v in zip(io["cache"], caches)}
-    return np.concatenate(rows)[len(prompt) - 1:]
+    return np.stack(rows)
 
 
 def compare(ref: np.ndarray, got: np.ndarray):

@@ -19,7 +19,8 @@ def tiny_config(architecture: str, init: float = 0.2):
         return Qwen3Config(head_dim=32, tie_word_embeddings=False, **common)
     if architecture == "qwen3_5_text":
         from transformers import Qwen3_5TextConfig
-        common.update(num_hidden_layers=4, head_dim=16)
+        # head_dim 64: a quarter of it rotates, 16 dims (GroupQueryAttention wants multiples of 16)
+        common.update(num_hidden_layers=4, head_dim=64)
         return Qwen3_5TextConfig(linear_key_head_dim=16, linear_value_head_dim=16,
                                  linear_num_key_heads=2, linear_num_value_heads=4,
                                  tie_word_embeddings=True, **common)
@@ -41,6 +42,12 @@ def save_tiny(architecture: str, folder: Path, seed: int = 0, init: float = 0.2)
     from transformers import AutoModelForCausalLM
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(tiny_config(architecture, init)).eval()
+    with torch.no_grad():
+        # norms (and Qwen3.5's decay parameters) start as constants; randomise them so a graph
+        # that read one in the wrong place, or not at all, would not still match
+        for name, p in model.named_parameters():
+            if p.dim() == 1:
+                p.add_(torch.randn_like(p) * init)
     folder.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(folder)
     (folder / "tokenizer.json").write_text(tiny_tokenizer_json(), encoding="utf-8")

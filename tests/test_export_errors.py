@@ -117,8 +117,3 @@ def test_interrupted_run_leaves_old_folder_and_no_temporary(tmp_path, monkeypatc
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert listing(tmp_path) == ["llama", "out"]
 
-
-def test_qwen3_5_folder_is_refused_in_one_line(tmp_path):
-    folder = save_tiny("qwen3_5_text", tmp_path / "qwen3_5")
-    assert_fails([folder, "--preset", "fp32"], "'qwen3_5_text' is recognised but its linear-attention "
-                 "graph is not implemented yet", tmp_path / "out")
