@@ -52,9 +52,5 @@ def dumps(manifest: dict) -> str:
 
 
 def file_entry(path) -> dict:
-    import hashlib
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return {"sha256": h.hexdigest(), "bytes": path.stat().st_size}
+    from .sources import file_sha256
+    return {"sha256": file_sha256(path), "bytes": path.stat().st_size}

@@ -74,6 +74,20 @@ class Backend(Protocol):
         ...
 
 
+def check_feed(length: int, n: int, max_length: int) -> None:
+    """The one rule every backend's ``feed`` enforces before running anything.
+
+    >>> check_feed(10, 5, 16)
+    >>> check_feed(10, 7, 16)
+    Traceback (most recent call last):
+    ValueError: cache would hold 17 > 16 tokens
+    """
+    if n == 0:
+        raise ValueError("feed needs at least one token")
+    if length + n > max_length:
+        raise ValueError(f"cache would hold {length + n} > {max_length} tokens")
+
+
 class CountingBackend:
     """A deterministic pure-Python backend for tests and docs: the score of token ``t`` after a
     last token ``x`` is high for ``t == (x + 1) % vocab_size`` and falls with distance. It
@@ -97,10 +111,7 @@ class CountingBackend:
         return self._max_length
 
     async def feed(self, ids: list) -> None:
-        if not ids:
-            raise ValueError("feed needs at least one token")
-        if len(self.ids) + len(ids) > self._max_length:
-            raise ValueError(f"cache would hold {len(self.ids) + len(ids)} > {self._max_length} tokens")
+        check_feed(len(self.ids), len(ids), self._max_length)
         self.ids.extend(ids)
         self.fed += len(ids)
         self.feeds += 1

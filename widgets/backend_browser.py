@@ -29,6 +29,7 @@ import json
 import js
 from pyodide.ffi import create_proxy, jsnull
 
+from .backend import check_feed
 from .generation import Generator
 from .manifest import Manifest
 from .sampling import Candidates
@@ -58,10 +59,7 @@ class BrowserBackend:
         return self._max_length
 
     async def feed(self, ids: list) -> None:
-        if not ids:
-            raise ValueError("feed needs at least one token")
-        if self.length + len(ids) > self._max_length:
-            raise ValueError(f"cache would hold {self.length + len(ids)} > {self._max_length} tokens")
+        check_feed(self.length, len(ids), self._max_length)
         await self._session.feed(js.Int32Array.new(list(ids)))
 
     async def top(self, n: int) -> Candidates:

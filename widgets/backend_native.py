@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
+from .backend import check_feed
 from .manifest import Manifest
 from .sampling import Candidates
 
@@ -80,10 +81,7 @@ class NativeBackend:
 
     async def feed(self, ids: list) -> None:
         n = len(ids)
-        if n == 0:
-            raise ValueError("feed needs at least one token")
-        if self._length + n > self._max_length:
-            raise ValueError(f"cache would hold {self._length + n} > {self._max_length} tokens")
+        check_feed(self._length, n, self._max_length)
         feeds = {self._ids_name: np.array([ids], dtype=self._ids_type)}
         if self._pos_name:
             feeds[self._pos_name] = np.arange(self._length, self._length + n, dtype=self._pos_type)[None]
