@@ -22,7 +22,7 @@ def log_stderr(message: str):
 
 # The modules whose code decides an artifact's bytes, per source kind and architecture path.
 COMMON_CODE = ("build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
-               "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
+               "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py", "adapter.py")
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
 
 
@@ -47,15 +47,16 @@ def _code_only(text: str) -> str:
     return ast.dump(tree)
 
 
-def default_out(name: str, preset: str, keep_source_quant: bool) -> Path:
+def default_out(name: str, preset: str, keep_source_quant: bool, adapter=None) -> Path:
     slug = name.lower().replace("_", "-").replace(" ", "-")
-    return ARTIFACTS / f"{slug}-{preset}{'' if keep_source_quant else '-requant'}"
+    return ARTIFACTS / (f"{slug}-{preset}{'' if keep_source_quant else '-requant'}"
+                        f"{'-' + adapter.name if adapter else ''}")
 
 
-def cache_key(kind, source_sha, preset, keep_source_quant, verify) -> str:
+def cache_key(kind, source_sha, preset, keep_source_quant, verify, adapter_sha=None) -> str:
     options = {"format": CACHE_FORMAT, "source": source_sha, "preset": preset,
                "keep_source_quant": keep_source_quant, "verify": verify, "code": code_hash(kind),
-               "toolchain": mf.toolchain()}
+               "toolchain": mf.toolchain(), "adapter": adapter_sha}
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
 
 
@@ -68,35 +69,41 @@ def is_current(out: Path, key: str) -> bool:
         return False
 
 
-def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=True,
+def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=True, adapter=None,
           log=log_stderr) -> Path:
     """Export ``source`` (None: the embedded SmolLM2 GGUF; or a GGUF file / HF folder path) with
-    ``preset`` into ``out`` and return the folder. A current folder is returned as it is."""
+    ``preset`` into ``out`` and return the folder. A current folder is returned as it is.
+    ``adapter``: a LoRA adapter folder from ``python -m export.posttrain sft`` to apply."""
     if preset not in PRESETS:
         raise ExportError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     kind, path = source_kind(source)
+    if adapter is not None:
+        from .adapter import load as load_adapter
+        adapter = load_adapter(adapter)
     out = Path(out) if out is not None else default_out(source_name(kind, path), preset,
-                                                        keep_source_quant)
+                                                        keep_source_quant, adapter)
     log(f"export: hashing {path}")
     sha = source_hash(kind, path)
-    key = cache_key(kind, sha, preset, keep_source_quant, verify)
+    key = cache_key(kind, sha, preset, keep_source_quant, verify, adapter.sha256 if adapter else None)
     with folders.exclusive(out, log):
         if is_current(out, key):
             log(f"export: {out} is up to date")
             return out
         with folders.staging(out) as tmp:
-            _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log)
+            _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter)
             folders.replace(tmp, out)
     log(f"export: wrote {out}")
     return out
 
 
-def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log):
+def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter=None):
     log(f"export: loading {kind} source {path.name}")
     src = load_source(kind, path, sha)
+    if adapter is not None:
+        _apply_adapter(src, adapter, log)
     (tmp / "tokenizer.json").write_text(src.tokenizer_json, encoding="utf-8")
     log(f"export: building the {src.spec.architecture} graph ({preset})")
-    model_bytes, io = _graph(src, preset, keep_source_quant, log)
+    model_bytes, io = _graph(src, preset, keep_source_quant, log, adapter)
     (tmp / "model.onnx").write_bytes(model_bytes)
     del model_bytes
     manifest = {
@@ -104,6 +111,7 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
         "model": mf.model_section(src),
         "tokenizer": mf.tokenizer_section(src),
         "chat_template": {"text": src.chat_template, "features": mf.template_features(src.chat_template)},
+        "posttrain": adapter.facts() if adapter else None,
         "onnx": None, "files": None, "verification": None,
         "toolchain": mf.toolchain(), "cache_key": key,
     }
@@ -130,9 +138,27 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
     (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
 
 
-def _graph(src, preset, keep_source_quant, log):
+def _apply_adapter(src, adapter, log):
+    """The adapter's template becomes the artifact's, and the torch reference that verification
+    compares with gets the adapter folded into its float32 weights."""
+    from widgets.chat_template import load as load_template
+    missing = sorted(n for n in adapter.weights if n not in src.weights)
+    if missing:
+        raise ExportError(f"adapter {adapter.name}: {missing[0]} is not a weight of this model")
+    log(f"export: applying adapter {adapter.name} ({len(adapter.weights)} weights, rank {adapter.rank})")
+    src.chat_template = load_template(adapter.template)
+    reference = src.torch_model if src.torch_model is not None else src.load_reference()
+    import torch
+    params = dict(reference.named_parameters())
+    with torch.no_grad():
+        for name, (a, b) in adapter.weights.items():
+            params[name].add_(torch.from_numpy(b @ a) * adapter.scale)
+    src.torch_model = reference
+
+
+def _graph(src, preset, keep_source_quant, log, adapter=None):
     from .decoder import build_decoder, cache_io
-    model = build_decoder(src.spec, src.weights, preset, keep_source_quant, src.inv_freq)
+    model = build_decoder(src.spec, src.weights, preset, keep_source_quant, src.inv_freq, adapter)
     return model.SerializeToString(), cache_io(src.spec)
 
 

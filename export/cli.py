@@ -17,6 +17,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--requantize", action="store_true",
                    help="re-quantize dequantized GGUF weights instead of keeping their blocks")
     p.add_argument("--no-verify", action="store_true", help="skip verification against torch")
+    p.add_argument("--adapter", help="a LoRA adapter folder (python -m export.posttrain sft) to apply")
     return p
 
 
@@ -30,7 +31,7 @@ def main(argv=None) -> int:
     from .build import build
     try:
         out = build(args.source, args.preset, args.out, keep_source_quant=not args.requantize,
-                    verify=not args.no_verify)
+                    verify=not args.no_verify, adapter=args.adapter)
     except ExportError as e:
         print(f"export: error: {e}", file=sys.stderr)
         return 1

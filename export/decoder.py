@@ -44,8 +44,29 @@ def cache_entries(spec: ModelSpec):
     return entries
 
 
+def lora_for(adapter, names, out_sizes):
+    """One low-rank branch for a fused projection: the adapters of ``names`` stacked (A rows,
+    block-diagonal B) with the adapter's scale, or None when none of them is adapted."""
+    pairs = [adapter.pair(n) if adapter else None for n in names]
+    if not any(p is not None for p in pairs):
+        return None
+    rank = adapter.rank
+    in_size = next(p[0].shape[1] for p in pairs if p is not None)
+    a = np.zeros((rank * len(names), in_size), np.float32)
+    b = np.zeros((sum(out_sizes), rank * len(names)), np.float32)
+    row = 0
+    for i, (pair, size) in enumerate(zip(pairs, out_sizes)):
+        if pair is not None:
+            a[i * rank:(i + 1) * rank] = pair[0]
+            b[row:row + size, i * rank:(i + 1) * rank] = pair[1]
+        row += size
+    return a, b, adapter.scale
+
+
 def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant=True,
-                  inv_freq=None) -> "onnx.ModelProto":
+                  inv_freq=None, adapter=None) -> "onnx.ModelProto":
+    if adapter is not None and spec.architecture == "qwen3_5_text":
+        raise ExportError("LoRA adapters are supported for llama and qwen3 models, not qwen3_5_text")
     g = Graph(f"{spec.architecture}-decoder")
     types = layer_types(spec)
     ids = g.input("input_ids", INT64, [1, "sequence"])
@@ -89,13 +110,14 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
                                             f"past_key_values.{i}.conv", f"past_key_values.{i}.recurrent",
                                             f"present.{i}.conv", f"present.{i}.recurrent")
         else:
-            attn = _attention(g, spec, weights, lin, x, sums, lp, hp, i, seqlens_k, total_len, cos, sin)
+            attn = _attention(g, spec, weights, lin, x, sums, lp, hp, i, seqlens_k, total_len, cos, sin,
+                              adapter)
         ln2 = g.init(f"{lp}.post_attention_layernorm.weight",
                      norm_weight(f"{lp}.post_attention_layernorm.weight"))
         x, _, _, residual = g.node("SkipSimplifiedLayerNormalization", [attn, residual, ln2],
                                    f"{hp}/post_attention_layernorm", outputs=4, domain=MS_DOMAIN,
                                    epsilon=eps)
-        mlp_out = _mlp(g, spec, lin, x, sums, lp, hp)
+        mlp_out = _mlp(g, spec, lin, x, sums, lp, hp, adapter)
 
     # Only the last position's next-token scores leave the graph: a prefill of n tokens would
     # otherwise run the vocabulary-wide head n times for rows nobody reads.
@@ -117,14 +139,16 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
     return g.model()
 
 
-def _attention(g, spec, weights, lin, x, sums, lp, hp, i, seqlens_k, total_len, cos, sin):
+def _attention(g, spec, weights, lin, x, sums, lp, hp, i, seqlens_k, total_len, cos, sin, adapter=None):
     a = f"{lp}.self_attn"
     gate = None
     if spec.architecture == "qwen3_5_text":
         qkv_inputs, gate = qwen3_5.gated_attention_inputs(g, spec, weights, lin, x, sums, lp, hp, _head_norm)
     else:
-        qkv_w = concat_rows([lin(f"{a}.{n}_proj.weight") for n in ("q", "k", "v")])
-        qkv = linear(g, x, qkv_w, f"{hp}/attn/qkv_proj", sums)
+        names = [f"{a}.{n}_proj.weight" for n in ("q", "k", "v")]
+        qkv_w = concat_rows([lin(n) for n in names])
+        sizes = [spec.num_heads * spec.head_dim] + [spec.num_kv_heads * spec.head_dim] * 2
+        qkv = linear(g, x, qkv_w, f"{hp}/attn/qkv_proj", sums, lora_for(adapter, names, sizes))
         qkv_inputs = [qkv, "", ""]          # llama: GroupQueryAttention splits the packed q/k/v
     if spec.architecture == "qwen3":
         q_size, kv_size = spec.num_heads * spec.head_dim, spec.num_kv_heads * spec.head_dim
@@ -141,7 +165,8 @@ def _attention(g, spec, weights, lin, x, sums, lp, hp, i, seqlens_k, total_len, 
         num_heads=spec.num_heads, kv_num_heads=spec.num_kv_heads, do_rotary=1)
     if gate is not None:
         out = qwen3_5.output_gate(g, out, gate, hp)
-    return linear(g, out, lin(f"{a}.o_proj.weight"), f"{hp}/attn/o_proj")
+    return linear(g, out, lin(f"{a}.o_proj.weight"), f"{hp}/attn/o_proj",
+                  lora=lora_for(adapter, [f"{a}.o_proj.weight"], [spec.hidden_size]))
 
 
 def _head_norm(g, spec, x, weight, name, path):
@@ -151,15 +176,16 @@ def _head_norm(g, spec, x, weight, name, path):
     return g.node("Reshape", [normed, g.const_i64(f"{name}.flat_shape", [0, 0, -1])], f"{path}/flat")
 
 
-def _mlp(g, spec, lin, x, sums, lp, hp):
+def _mlp(g, spec, lin, x, sums, lp, hp, adapter=None):
     m = f"{lp}.mlp"
-    gate_up = linear(g, x, concat_rows([lin(f"{m}.gate_proj.weight"), lin(f"{m}.up_proj.weight")]),
-                     f"{hp}/mlp/gate_up_proj", sums)
+    names = [f"{m}.gate_proj.weight", f"{m}.up_proj.weight"]
+    gate_up = linear(g, x, concat_rows([lin(n) for n in names]), f"{hp}/mlp/gate_up_proj", sums,
+                     lora_for(adapter, names, [spec.intermediate_size] * 2))
     gate, up = g.node("Split", [gate_up, g.const_i64(f"{lp}.mlp_split", [spec.intermediate_size] * 2)],
                       f"{hp}/mlp/split", outputs=2, axis=-1)
     act = g.node("Mul", [gate, g.node("Sigmoid", [gate], f"{hp}/mlp/act")], f"{hp}/mlp/act")
     return linear(g, g.node("Mul", [act, up], f"{hp}/mlp/gate_mul"), lin(f"{m}.down_proj.weight"),
-                  f"{hp}/mlp/down_proj", sums)
+                  f"{hp}/mlp/down_proj", sums, lora_for(adapter, [f"{m}.down_proj.weight"], [spec.hidden_size]))
 
 
 def cache_io(spec: ModelSpec) -> dict:

@@ -26,8 +26,23 @@ def _f32(g: Graph, name, path):
     return g.node("Cast", [name], path, to=TensorProto.FLOAT)
 
 
-def linear(g: Graph, x, w, path, block_sums=None):
-    """y = x @ w.T for any weight format. ``block_sums`` caches sum-over-blocks of ``x``."""
+def linear(g: Graph, x, w, path, block_sums=None, lora=None):
+    """y = x @ w.T for any weight format. ``block_sums`` caches sum-over-blocks of ``x``;
+    ``lora`` = (A [r, k], B [n, r], scale) adds the low-rank branch ((x @ A.T) @ B.T) * scale."""
+    y = _linear(g, x, w, path, block_sums)
+    if lora is None:
+        return y
+    a, b, scale = lora
+    # float16 in the file like the adapter itself; the casts and the scaling are constant
+    # nodes that the session folds once when it loads
+    a_t = _f32(g, g.init(f"{path}.lora_a_t", np.ascontiguousarray(a.T.astype(np.float16))), f"{path}/lora_a")
+    b_t = _f32(g, g.init(f"{path}.lora_b_t", np.ascontiguousarray(b.T.astype(np.float16))), f"{path}/lora_b")
+    b_t = g.node("Mul", [b_t, g.init(f"{path}.lora_scale", np.array(scale, np.float32))], f"{path}/lora_b")
+    down = g.node("MatMul", [x, a_t], f"{path}/lora_down")
+    return g.node("Add", [y, g.node("MatMul", [down, b_t], f"{path}/lora_up")], f"{path}/lora")
+
+
+def _linear(g: Graph, x, w, path, block_sums=None):
     n, k = w.shape
     if isinstance(w, np.ndarray):
         wt = g.init(f"{path}.weight_t", np.ascontiguousarray(w.T.astype(np.float32)))

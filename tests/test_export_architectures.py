@@ -125,3 +125,60 @@ def test_qwen3_5_cache_layout_and_greedy_through_the_widgets_loop(tmp_path):
     result = asyncio.run(generator.generate(PROMPT, GenerationConfig(8, GREEDY)))
     assert result.ids == want
     assert backend.truncate(len(PROMPT)) == 0      # a recurrent state cannot rewind: it restarts
+
+
+def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
+    """An adapter folder on a tiny llama: the exported graph equals torch with B @ A * scale
+    added to the weights, and the manifest names the adapter and takes its template."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from export.posttrain import sft
+
+    folder = save_tiny("llama", tmp_path / "llama")
+    model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+    base = {k: v.numpy().copy() for k, v in model.state_dict().items()}
+    rng = np.random.default_rng(0)
+    rank, alpha = 4, 12.0          # scale 3: not a power of two
+    names = ["model.layers.0.self_attn.q_proj.weight", "model.layers.0.self_attn.v_proj.weight",
+             "model.layers.1.mlp.up_proj.weight", "model.layers.1.mlp.down_proj.weight",
+             "model.layers.1.self_attn.o_proj.weight"]
+    arrays = {}
+    for n in names:
+        out_f, in_f = base[n].shape
+        arrays[f"{n}|a"] = (rng.standard_normal((rank, in_f)) * 0.3).astype(np.float16)
+        arrays[f"{n}|b"] = (rng.standard_normal((out_f, rank)) * 0.3).astype(np.float16)
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    np.savez(adapter / "adapter.npz", **arrays)
+    (adapter / "recipe.json").write_text(json.dumps({"rank": rank, "alpha": alpha, "template": "qwen3_tools.jinja"}))
+
+    out = export.build(folder, preset="fp32", out=tmp_path / "artifact", verify=False, adapter=adapter)
+    chunks = [PROMPT] + [[t] for t in DECODE]
+    got, manifest = onnx_run(out, chunks)
+    pairs = {n: (arrays[f"{n}|a"].astype(np.float32), arrays[f"{n}|b"].astype(np.float32)) for n in names}
+    model.load_state_dict({k: torch.from_numpy(v) for k, v in sft.merge(base, pairs, alpha / rank).items()})
+    with torch.no_grad():
+        want = model(torch.tensor([PROMPT + DECODE])).logits[0].numpy()[last_positions(chunks)]
+    np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
+    unadapted, _ = onnx_run(export.build(folder, preset="fp32", out=tmp_path / "plain", verify=False), chunks)
+    assert np.abs(unadapted - want).max() > 0.01          # the adapter changed the output
+    assert manifest["posttrain"]["sha256"] == __import__("hashlib").sha256(
+        (adapter / "adapter.npz").read_bytes()).hexdigest()
+    assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
+
+
+def test_missing_or_foreign_adapter_fails_in_one_line(tmp_path, capsys):
+    from export import cli
+    folder = save_tiny("llama", tmp_path / "llama")
+    assert cli.main([str(folder), "--no-verify", "--adapter", str(tmp_path / "nope")]) == 1
+    assert capsys.readouterr().err.strip().endswith("does not exist")
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    np.savez(foreign / "adapter.npz", **{"model.layers.9.mlp.up_proj.weight|a": np.zeros((2, 64), np.float16),
+                                         "model.layers.9.mlp.up_proj.weight|b": np.zeros((96, 2), np.float16)})
+    (foreign / "recipe.json").write_text('{"rank": 2, "alpha": 4}')
+    assert cli.main([str(folder), "--no-verify", "--adapter", str(foreign), "--out", str(tmp_path / "o")]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "export: error: adapter foreign: model.layers.9.mlp.up_proj.weight is not a weight of this model"
+    assert not (tmp_path / "o").exists()

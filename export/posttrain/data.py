@@ -1,0 +1,148 @@
+"""The SFT dataset: seeded conversations in the site's think/tools chat template.
+
+Four kinds, each a list of messages plus the template options it is rendered with:
+
+- ``tool``: tools listed, the question needs one; the assistant calls it, the real tool from
+  ``widgets.tools`` answers, the assistant states the result.
+- ``no_tool``: tools listed, the question needs none; a plain answer, no call.
+- ``think``: thinking on; a short worked reasoning in the think block, then the answer.
+- ``plain``: both off; a plain answer.
+
+Plain answers (``plain`` and ``no_tool``) come from ``answer(question)``, which the training run
+points at the original model's own greedy reply, so that learning the new conventions does not
+teach it different everyday answers. Everything else is computed here.
+
+Held-out material: the evaluation split uses other cities, time zones, expression shapes and
+question phrasings than the training split, so a passing evaluation is not recall.
+"""
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+from widgets.tools import SAMPLE_WEATHER, calculate, default_toolbox, get_time, get_weather
+
+# Tool results that depend on the clock are computed at this instant, so the data is reproducible.
+FIXED_NOW = datetime(2026, 3, 14, 9, 30, tzinfo=timezone.utc)
+
+CITIES = {"train": ["paris", "london", "new york", "tokyo", "berlin", "sydney", "cairo"],
+          "heldout": ["moscow", "rio de janeiro", "mumbai", "san francisco", "toronto"]}
+ZONES = {"train": ["Europe/Paris", "Asia/Tokyo", "America/New_York", "Europe/London", "Australia/Sydney",
+                   "America/Chicago", "Asia/Kolkata"],
+         "heldout": ["Europe/Moscow", "America/Sao_Paulo", "Asia/Shanghai", "America/Denver", "Africa/Cairo"]}
+ZONE_PLACES = {"Europe/Paris": "Paris", "Asia/Tokyo": "Tokyo", "America/New_York": "New York",
+               "Europe/London": "London", "Australia/Sydney": "Sydney", "America/Chicago": "Chicago",
+               "Asia/Kolkata": "Kolkata", "Europe/Moscow": "Moscow", "America/Sao_Paulo": "São Paulo",
+               "Asia/Shanghai": "Shanghai", "America/Denver": "Denver", "Africa/Cairo": "Cairo"}
+
+PHRASES = {
+    "train": {
+        "weather": ["What's the weather like in {place}?", "How is the weather in {place} right now?",
+                    "Is it warm in {place} today?"],
+        "calculate": ["What is {expr}?", "Calculate {expr}.", "Compute {expr} for me."],
+        "time": ["What time is it in {place}?", "Tell me the current time in {place}."],
+        "think": ["A train travels at {a} km per hour for {b} hours. How far does it go?",
+                  "I buy {b} boxes with {a} pencils in each. How many pencils do I have?"],
+        "chat": ["What is the capital of France?", "Give me a tip for sleeping better.",
+                 "Name three colours of the rainbow.", "What is a noun?", "Why do leaves fall in autumn?",
+                 "Suggest a name for a pet cat.", "What does a bee make?", "How many legs does a spider have?"],
+    },
+    "heldout": {
+        "weather": ["Could you check the weather for {place}?", "Do I need an umbrella in {place} today?"],
+        "calculate": ["Work out {expr}, please.", "How much is {expr}?"],
+        "time": ["Which time is it now in {place}?", "I have a call with someone in {place}: what is their local time?"],
+        "think": ["A shelf holds {a} books and there are {b} shelves. How many books are there?",
+                  "A runner covers {a} metres each lap and runs {b} laps. What is the total distance?"],
+        "chat": ["What is the largest planet?", "Give me one word that rhymes with 'cat'.",
+                 "What do plants need to grow?", "Say hello in Spanish.", "What is a verb?",
+                 "Why is the sea salty?"],
+    },
+}
+
+SYSTEM = "You are a helpful assistant."
+MIX = (("tool", 4), ("think", 3), ("no_tool", 2), ("plain", 2))   # relative weights of the kinds
+
+
+@dataclass
+class Example:
+    kind: str                         # tool | no_tool | think | plain
+    messages: list
+    tools: list | None = None         # tool schemas when tools are on
+    enable_thinking: bool | None = None
+    expect: dict = field(default_factory=dict)   # what the evaluation checks (tool name, arguments)
+
+    def render_options(self) -> dict:
+        return {"tools": self.tools, "enable_thinking": self.enable_thinking}
+
+
+def _expression(rng: random.Random, split: str) -> str:
+    """Training: two operands, one operator. Held out: three operands with brackets."""
+    if split == "train":
+        a, b = rng.randint(2, 99), rng.randint(2, 99)
+        return f"{a} {rng.choice(['+', '-', '*'])} {b}"
+    a, b, c = rng.randint(2, 40), rng.randint(2, 40), rng.randint(2, 9)
+    return f"({a} {rng.choice(['+', '-'])} {b}) * {c}"
+
+
+def _tool_example(rng, split, tools) -> Example:
+    which = rng.choice(["weather", "calculate", "time"])
+    if which == "weather":
+        city = rng.choice(CITIES[split])
+        place = city.title()
+        name, args, result = "get_weather", {"city": place}, get_weather(place)
+        temp, sky = SAMPLE_WEATHER[city]
+        final = f"In {place} it is {temp} °C and {sky} (sample data, not a live forecast)."
+    elif which == "calculate":
+        expr = _expression(rng, split)
+        place = None
+        name, args, result = "calculate", {"expression": expr}, calculate(expr)
+        final = f"{expr} = {result}."
+    else:
+        zone = rng.choice(ZONES[split])
+        place = ZONE_PLACES[zone]
+        name, args, result = "get_time", {"timezone": zone}, get_time(zone, now=FIXED_NOW)
+        date, clock = result.split(" ")[:2]          # "2026-03-14 10:30 in Europe/Paris (UTC+0100)"
+        final = f"In {place} it is {clock} on {date}."
+    question = rng.choice(PHRASES[split][which]).format(place=place, expr=args.get("expression"))
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
+                {"role": "assistant", "content": "", "tool_calls": [{"name": name, "arguments": args}]},
+                {"role": "tool", "content": result},
+                {"role": "assistant", "content": final}]
+    return Example("tool", messages, tools, False, {"tool": name, "arguments": args})
+
+
+def _think_example(rng, split) -> Example:
+    a, b = rng.randint(3, 60), rng.randint(2, 12)
+    phrase = rng.choice(PHRASES[split]["think"])
+    question = phrase.format(a=a, b=b)
+    total = a * b
+    reasoning = f"There are {b} groups of {a}, so I multiply: {a} * {b} = {total}."
+    answer = f"The answer is {total}."
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
+                {"role": "assistant", "content": f"<think>\n{reasoning}\n</think>\n\n{answer}"}]
+    return Example("think", messages, None, True, {"answer": str(total)})
+
+
+def _chat_example(rng, split, kind, tools, answer) -> Example:
+    question = rng.choice(PHRASES[split]["chat"])
+    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
+                {"role": "assistant", "content": answer(question)}]
+    return Example(kind, messages, tools if kind == "no_tool" else None, False)
+
+
+def examples(split: str, n: int, seed: int, answer, mix=MIX) -> list[Example]:
+    """``n`` examples of ``split`` ("train" or "heldout"), drawn with ``seed`` in the ``mix`` ratio."""
+    if split not in PHRASES:
+        raise ValueError(f"unknown split {split!r} (train or heldout)")
+    rng = random.Random(seed)
+    tools = default_toolbox().schemas
+    kinds = [k for k, weight in mix for _ in range(weight)]
+    out = []
+    for _ in range(n):
+        kind = rng.choice(kinds)
+        if kind == "tool":
+            out.append(_tool_example(rng, split, tools))
+        elif kind == "think":
+            out.append(_think_example(rng, split))
+        else:
+            out.append(_chat_example(rng, split, kind, tools, answer))
+    return out

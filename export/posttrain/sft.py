@@ -1,0 +1,133 @@
+"""Loss-masked LoRA supervised fine-tuning of a causal LM in torch.
+
+Each example is rendered with the chat template and split into tokens by ``widgets.token_view``,
+the same code the template and loss-mask widgets show: a token is a training target exactly when
+its record says ``trained`` (the assistant's own text and its end-of-turn token). Every other
+position (system, user, tool results, the generation prompt the app writes) has no loss.
+
+LoRA: each targeted ``nn.Linear`` keeps its weight frozen and adds ``(B @ A) * alpha / rank``
+with A [rank, in] random and B [out, rank] zero, so training starts from the original model.
+``merge`` folds an adapter into plain weight arrays for the exporter.
+"""
+import json
+import math
+import random
+from dataclasses import dataclass
+
+TARGETS = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+IGNORE = -100
+
+
+@dataclass
+class LoraConfig:
+    rank: int = 8
+    alpha: float = 16.0
+    targets: tuple = TARGETS
+
+    @property
+    def scale(self) -> float:
+        return self.alpha / self.rank
+
+
+def encode(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
+    """(ids, trained) of one example, from the token view the widgets show."""
+    from widgets.token_view import token_view
+    records = token_view(tokenizer, template, example.messages, **example.render_options())
+    return [r.id for r in records], [r.trained for r in records]
+
+
+def add_lora(model, config: LoraConfig, seed: int) -> list:
+    """Wrap the target linears of ``model`` in place; return the new trainable parameters."""
+    import torch
+    from torch import nn
+
+    class LoraLinear(nn.Module):
+        def __init__(self, base: nn.Linear, generator):
+            super().__init__()
+            self.base = base
+            self.lora_a = nn.Parameter(torch.empty(config.rank, base.in_features))
+            self.lora_b = nn.Parameter(torch.zeros(base.out_features, config.rank))
+            bound = 1.0 / math.sqrt(base.in_features)
+            with torch.no_grad():
+                self.lora_a.uniform_(-bound, bound, generator=generator)
+
+        def forward(self, x):
+            return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * config.scale
+
+    generator = torch.Generator().manual_seed(seed)
+    for p in model.parameters():
+        p.requires_grad_(False)
+    params = []
+    for name, module in sorted(model.named_modules(), key=lambda item: item[0]):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, nn.Linear) and child_name in config.targets:
+                wrapped = LoraLinear(child, generator)
+                setattr(module, child_name, wrapped)
+                params += [wrapped.lora_a, wrapped.lora_b]
+    if not params:
+        raise ValueError(f"no linear layer named {', '.join(config.targets)} in the model")
+    return params
+
+
+def adapter_state(model) -> dict:
+    """{"<module path>.weight": (A, B)} as float32 numpy arrays, in module order."""
+    out = {}
+    for name, module in model.named_modules():
+        if hasattr(module, "lora_a"):
+            out[f"{name}.weight"] = (module.lora_a.detach().float().numpy().copy(),
+                                     module.lora_b.detach().float().numpy().copy())
+    return out
+
+
+def merge(weights: dict, adapter: dict, scale: float) -> dict:
+    """Plain weights with every adapted ``W`` replaced by ``W + (B @ A) * scale``."""
+    import numpy as np
+    merged = dict(weights)
+    for name, (a, b) in adapter.items():
+        if name not in weights:
+            raise KeyError(f"adapter weight {name} has no base weight")
+        merged[name] = (weights[name].astype(np.float32) + (b @ a) * np.float32(scale)).astype(np.float32)
+    return merged
+
+
+def masked_loss(model, ids: list[int], trained: list[bool]):
+    """Mean cross-entropy over the trained targets of one sequence."""
+    import torch
+    x = torch.tensor([ids])
+    labels = torch.tensor([[t if keep else IGNORE for t, keep in zip(ids, trained)]])
+    logits = model(x).logits[:, :-1]
+    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
+                                             ignore_index=IGNORE)
+
+
+def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0,
+          config: LoraConfig = LoraConfig(), log=print) -> list[dict]:
+    """LoRA-train ``model`` on ``sequences`` [(ids, trained)], one sequence per step in a seeded
+    shuffled order; returns the training log, one {"step", "loss", "tokens"} per step."""
+    import torch
+    torch.manual_seed(seed)
+    params = add_lora(model, config, seed)
+    optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
+    order = random.Random(seed)
+    queue: list = []
+    history = []
+    model.train()
+    for step in range(1, steps + 1):
+        if not queue:
+            queue = list(range(len(sequences)))
+            order.shuffle(queue)
+        ids, trained = sequences[queue.pop()]
+        loss = masked_loss(model, ids, trained)
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        history.append({"step": step, "loss": round(float(loss.detach()), 5), "tokens": sum(trained[1:])})
+        if step == 1 or step % 10 == 0 or step == steps:
+            log(f"sft: step {step}/{steps} loss {history[-1]['loss']:.4f}")
+    model.eval()
+    return history
+
+
+def write_log(path, history: list, meta: dict):
+    path.write_text(json.dumps({**meta, "steps": history}, indent=1) + "\n", encoding="utf-8")

@@ -1,0 +1,131 @@
+"""The post-training step on a tiny random model: the loss mask is exactly the assistant's own
+tokens, training lowers the masked loss, runs are reproducible, and a merged adapter computes
+what the trained model computes."""
+import hashlib
+
+import numpy as np
+import pytest
+import torch
+
+from export.posttrain import data, run, sft
+from gguf_tokenizer import tokenizer_files
+from widgets.chat_template import load
+from widgets.tokenizer import Tokenizer
+
+TEMPLATE = load("qwen3_tools.jinja")
+TOK = Tokenizer.from_file(tokenizer_files()["digits"])
+
+
+def tiny_model(seed=0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=49152, hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=1024,
+                         tie_word_embeddings=True, initializer_range=0.3)   # logits with room to move
+    return LlamaForCausalLM(config).eval()
+
+
+def set_loss(model, sequences):
+    with torch.no_grad():
+        return float(np.mean([float(sft.masked_loss(model, ids, trained)) for ids, trained in sequences]))
+
+
+def test_mask_is_exactly_the_assistant_text():
+    tool = next(e for e in data.examples("train", 20, 1, answer=lambda q: "Sure.") if e.kind == "tool")
+    ids, trained = sft.encode(TOK, TEMPLATE, tool)
+    call = tool.messages[2]["tool_calls"][0]
+    # the format the chapter describes, written out here independently of the template
+    params = "".join(f"<parameter={k}>\n{v}\n</parameter>\n" for k, v in call["arguments"].items())
+    expected = (f"<tool_call>\n<function={call['name']}>\n{params}</function>\n</tool_call><|im_end|>"
+                f"{tool.messages[4]['content']}<|im_end|>")
+    assert TOK.decode([i for i, t in zip(ids, trained) if t]) == expected
+    # nothing of the system prompt, the tools block, the question or the tool result is trained
+    untrained = TOK.decode([i for i, t in zip(ids, trained) if not t])
+    for text in (data.SYSTEM, tool.messages[1]["content"], tool.messages[3]["content"], "<tools>"):
+        assert text in untrained
+
+
+def test_think_example_trains_the_reasoning_and_answer_not_the_open_tag():
+    think = next(e for e in data.examples("train", 20, 2, answer=lambda q: "Sure.") if e.kind == "think")
+    ids, trained = sft.encode(TOK, TEMPLATE, think)
+    got = TOK.decode([i for i, t in zip(ids, trained) if t])
+    reasoning, answer = think.messages[2]["content"].split("</think>")
+    assert got == reasoning.removeprefix("<think>\n") + "</think>" + answer + "<|im_end|>"
+
+
+def test_heldout_split_shares_no_city_zone_or_phrasing_with_training():
+    train = data.examples("train", 300, 3, answer=lambda q: "Sure.")
+    held = data.examples("heldout", 100, 3, answer=lambda q: "Sure.")
+    questions = lambda xs: {e.messages[1]["content"] for e in xs}  # noqa: E731
+    assert not questions(train) & questions(held)
+    args = lambda xs: {str(v) for e in xs if e.kind == "tool" for v in e.expect["arguments"].values()}  # noqa: E731
+    assert not args(train) & args(held)
+
+
+def test_training_lowers_the_masked_loss_and_is_reproducible(tmp_path):
+    answer = lambda q: "Sure, here it is."  # noqa: E731
+    sequences = [sft.encode(TOK, TEMPLATE, e) for e in data.examples("train", 8, 0, answer)]
+    model = tiny_model()
+    before = set_loss(model, sequences)
+    recipe = run.sft_run(model, TOK, TEMPLATE, tmp_path / "a", examples=8, steps=40, seed=0, lr=3e-3,
+                         answer=answer, log=lambda m: None)
+    after = set_loss(model, sequences)
+    assert after < 0.8 * before, (before, after)
+
+    again = tiny_model()
+    run.sft_run(again, TOK, TEMPLATE, tmp_path / "b", examples=8, steps=40, seed=0, lr=3e-3,
+                answer=answer, log=lambda m: None)
+    digest = lambda p: hashlib.sha256((p / "adapter.npz").read_bytes()).hexdigest()  # noqa: E731
+    assert digest(tmp_path / "a") == digest(tmp_path / "b") == recipe["adapter_sha256"]
+    assert (tmp_path / "a" / "adapter.npz").stat().st_size < 10_000_000
+
+
+def test_merged_adapter_computes_what_the_trained_model_computes(tmp_path):
+    answer = lambda q: "Sure."  # noqa: E731
+    model = tiny_model()
+    base = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    run.sft_run(model, TOK, TEMPLATE, tmp_path, examples=4, steps=5, seed=1, lr=3e-3, answer=answer,
+                log=lambda m: None)
+    adapter = run.load_adapter(tmp_path)            # float16 on disk
+    assert len(adapter) == 2 * 7
+    merged = sft.merge(base, adapter, sft.LoraConfig().scale)
+    plain = tiny_model()
+    plain.load_state_dict({k: torch.from_numpy(v) for k, v in merged.items()})
+    ids = torch.tensor([TOK.encode("The capital of France is")])
+    with torch.no_grad():
+        want, got = model(ids).logits, plain(ids).logits
+    assert float((want - got).abs().max()) < 1e-3 * float(want.abs().max())
+    with pytest.raises(KeyError, match="no base weight"):
+        sft.merge({}, adapter, 1.0)
+
+
+def test_evaluation_checks_read_replies_as_the_chat_would():
+    from export.posttrain.evaluate import call_is_right, think_is_closed
+    weather = {"tool": "get_weather", "arguments": {"city": "Moscow"}}
+    good = "<tool_call>\n<function=get_weather>\n<parameter=city>\nmoscow\n</parameter>\n</function>\n</tool_call>"
+    assert call_is_right(good, weather)
+    assert not call_is_right(good.replace("moscow", "Paris"), weather)           # wrong argument
+    assert not call_is_right(good.replace("get_weather", "get_time"), weather)  # wrong tool
+    assert not call_is_right(good.replace("</function>", ""), weather)          # malformed
+    assert not call_is_right("It is cold in Moscow.", weather)                 # no call
+    calc = {"tool": "calculate", "arguments": {"expression": "(3 + 4) * 2"}}
+    same_value = '<tool_call>{"name": "calculate", "arguments": {"expression": "2 * (4 + 3)"}}</tool_call>'
+    assert call_is_right(same_value, calc)
+    assert not call_is_right(same_value.replace("2 *", "3 *"), calc)
+    assert think_is_closed("7 * 3 = 21.\n</think>\n\nThe answer is 21.")
+    assert not think_is_closed("7 * 3 = 21, so the answer is 21.")              # never closed
+    assert not think_is_closed("Done.\n</think>\n\n")                           # nothing after
+    assert not think_is_closed("a</think>b<think>c")                            # reopened
+
+
+def test_evaluation_of_an_artifact_against_itself(default_artifact):
+    """Plain-chat agreement of a model with itself is exact, and every held-out example of the
+    checked kinds is counted once."""
+    from export.posttrain.evaluate import evaluate
+    result = evaluate(default_artifact, default_artifact, n=6, seed=5, log=lambda m: None)
+    assert result["rates"]["plain_top1"] == 1.0
+    assert result["counts"]["plain_top1"]["of"] > 50
+    kinds = [e.kind for e in data.examples("heldout", 6, 5, answer=lambda q: "")]
+    checked = {"tool": "tool_call", "no_tool": "no_call", "think": "think"}
+    for kind, key in checked.items():
+        assert result["counts"][key]["of"] == kinds.count(kind)
