@@ -10,6 +10,7 @@ Every browser run starts a fresh chromium (empty cache) against the site served 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
@@ -233,50 +234,49 @@ json.dumps(await bench_loop.suite(model.backend, model.tokenizer.id_to_bytes, js
     return row
 
 
-def plain_js(playwright, url: str, work: dict, slug: str) -> dict:
+@contextlib.contextmanager
+def _bench_page(playwright, url: str, html: str, row: dict):
+    """A fresh chromium on one of bench/pages/; records the bytes it moved into ``row``."""
     browser = Browser(playwright)
     try:
         page = browser.context.new_page()
-        page.goto(url + "bench/plain.html")
+        page.goto(url + html)
         page.wait_for_function("window.bench !== undefined")
-        row = {"isolated": page.evaluate("crossOriginIsolated")}
+        row["isolated"] = page.evaluate("crossOriginIsolated")
         browser.phase = "model"
+        yield browser, page
+        page.close()
+    finally:
+        browser.close()
+    row["bytes"], row["peak_bytes"] = browser.bytes, browser.peak
+
+
+def _generate(browser, page, row: dict, script: str, work: dict):
+    browser.phase = "generate"
+    row["phases"] = page.evaluate(script, work)
+    row["longest_task_ms"] = _longest_task(page, row["phases"]["chat"]["window_ms"])
+
+
+def plain_js(playwright, url: str, work: dict, slug: str) -> dict:
+    row = {}
+    with _bench_page(playwright, url, "bench/plain.html", row) as (browser, page):
         row.update(page.evaluate("""async (path) => {
             window.loaded = await bench.load(path);
             const { session, ...facts } = window.loaded;
             return facts;
         }""", f"models/{slug}/"))
-        browser.phase = "generate"
-        phases = page.evaluate("(work) => bench.suite(window.loaded.session, work)", work)
-        row["phases"] = phases
-        row["longest_task_ms"] = _longest_task(page, phases["chat"]["window_ms"])
-        page.close()
-    finally:
-        browser.close()
-    row["bytes"], row["peak_bytes"] = browser.bytes, browser.peak
+        _generate(browser, page, row, "(work) => bench.suite(window.loaded.session, work)", work)
     return row
 
 
 def wllama(playwright, url: str, text_work: dict, threads: int) -> dict:
-    browser = Browser(playwright)
-    try:
-        page = browser.context.new_page()
-        page.goto(url + "bench/wllama.html")
-        page.wait_for_function("window.bench !== undefined")
-        row = {"isolated": page.evaluate("crossOriginIsolated"), "threads": threads}
-        browser.phase = "model"
+    row = {"threads": threads}
+    with _bench_page(playwright, url, "bench/wllama.html", row) as (browser, page):
         row["load_ms"] = page.evaluate("""async ([gguf, threads]) => {
             window.loaded = await bench.load(gguf, threads);
             return window.loaded.load_ms;
         }""", [GGUF_NAME, threads])
-        browser.phase = "generate"
-        phases = page.evaluate("(work) => bench.suite(window.loaded.w, work)", text_work)
-        row["phases"] = phases
-        row["longest_task_ms"] = _longest_task(page, phases["chat"]["window_ms"])
-        page.close()
-    finally:
-        browser.close()
-    row["bytes"], row["peak_bytes"] = browser.bytes, browser.peak
+        _generate(browser, page, row, "(work) => bench.suite(window.loaded.w, work)", text_work)
     return row
 
 
