@@ -21,16 +21,17 @@ def log_stderr(message: str):
 
 
 # The modules whose code decides an artifact's bytes, per source kind and architecture path.
-COMMON_CODE = ("build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
-               "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py", "adapter.py")
+COMMON_CODE = ("adapter.py", "build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
+               "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
+ADAPTER_CODE = ("posttrain/data.py", "posttrain/evaluate.py")    # the evaluation an adapter export runs
 
 
-def code_hash(kind: str) -> str:
+def code_hash(kind: str, adapter: bool = False) -> str:
     """Hash of the export code's syntax trees without docstrings: comment and docstring edits
     keep cached artifacts current, any code change rebuilds them."""
     h = hashlib.sha256()
-    for name in sorted(COMMON_CODE + KIND_CODE[kind]):
+    for name in sorted(COMMON_CODE + KIND_CODE[kind] + (ADAPTER_CODE if adapter else ())):
         path = Path(__file__).parent / name
         if path.exists():
             h.update(name.encode() + b"\0" + _code_only(path.read_text(encoding="utf-8")).encode())
@@ -55,7 +56,8 @@ def default_out(name: str, preset: str, keep_source_quant: bool, adapter=None) -
 
 def cache_key(kind, source_sha, preset, keep_source_quant, verify, adapter_sha=None) -> str:
     options = {"format": CACHE_FORMAT, "source": source_sha, "preset": preset,
-               "keep_source_quant": keep_source_quant, "verify": verify, "code": code_hash(kind),
+               "keep_source_quant": keep_source_quant, "verify": verify,
+               "code": code_hash(kind, adapter_sha is not None),
                "toolchain": mf.toolchain(), "adapter": adapter_sha}
     return hashlib.sha256(json.dumps(options, sort_keys=True).encode()).hexdigest()
 
@@ -135,6 +137,20 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
         import onnxruntime as ort
         ort.InferenceSession(str(tmp / "model.onnx"), providers=["CPUExecutionProvider"])
     manifest["files"] = {name: mf.file_entry(tmp / name) for name in ("model.onnx", "tokenizer.json")}
+    (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
+    if adapter is not None and verify:
+        _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log)
+
+
+def _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log):
+    """Held-out think/tools rates of the adapted artifact against the same export without the
+    adapter, printed and recorded in the manifest's posttrain section."""
+    from .posttrain.evaluate import evaluate, table
+    original = build(path, preset, keep_source_quant=keep_source_quant, log=log)
+    log("export: evaluating the adapter on held-out prompts")
+    result = evaluate(tmp, original, log=log)
+    log("export: post-training evaluation\n" + table(result))
+    manifest["posttrain"]["evaluation"] = result
     (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
 
 
