@@ -37,8 +37,10 @@ def main(argv=None) -> int:
         src = load_source(kind, path, source_hash(kind, path))
         model = src.torch_model if src.torch_model is not None else src.load_reference()
         started = time.time()
+        # plain targets: what the model answers under its own template before training
         recipe = sft_run(model, Tokenizer.from_str(src.tokenizer_json), load("qwen3_tools.jinja"), args.out,
-                         examples=args.examples, steps=args.steps, seed=args.seed, lr=args.lr, log=log)
+                         examples=args.examples, steps=args.steps, seed=args.seed, lr=args.lr,
+                         answer_template=src.chat_template, log=log)
     except ExportError as e:
         print(f"posttrain: error: {e}", file=sys.stderr)
         return 1

@@ -12,8 +12,8 @@ from . import data, sft
 
 
 def greedy_answer(model, tokenizer, template: str, max_new_tokens: int = 160):
-    """The model's own greedy reply to a plain question (the targets for plain examples),
-    computed once per question."""
+    """The model's own greedy reply to a plain question under ``template`` (give it the model's
+    original template: the reply it would give before post-training), computed once per question."""
     import functools
 
     import torch
@@ -35,11 +35,11 @@ def greedy_answer(model, tokenizer, template: str, max_new_tokens: int = 160):
 
 
 def sft_run(model, tokenizer, template: str, out: Path, *, examples: int, steps: int, seed: int,
-            template_name: str = "qwen3_tools.jinja",
+            template_name: str = "qwen3_tools.jinja", answer_template: str | None = None,
             lr: float = 2e-4, config: sft.LoraConfig = sft.LoraConfig(), answer=None, log=print) -> dict:
     """Train ``model`` (modified in place) and write the adapter folder; returns the recipe."""
     import numpy as np
-    answer = answer or greedy_answer(model, tokenizer, template)
+    answer = answer or greedy_answer(model, tokenizer, answer_template or template)
     log(f"sft: building {examples} examples (seed {seed})")
     train_set = data.examples("train", examples, seed, answer)
     sequences = [sft.encode(tokenizer, template, e) for e in train_set]
