@@ -5,7 +5,6 @@ The graph applies it as a low-rank branch beside each adapted projection,
 weights instead would force the GGUF's Q4_1 blocks to be re-quantized, which measured 0.751
 top-1 agreement (docs/authors/export.md).
 """
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from .errors import ExportError
+from .sources import file_sha256
 
 
 @dataclass
@@ -53,5 +53,5 @@ def load(folder) -> Adapter:
     for n, (a, b) in weights.items():
         if a.shape[0] != rank or b.shape[1] != rank:
             raise ExportError(f"adapter: {n} has rank {a.shape[0]}x{b.shape[1]}, recipe says {rank}")
-    sha = hashlib.sha256(npz.read_bytes()).hexdigest()
+    sha = file_sha256(npz)
     return Adapter(folder.name, sha, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights)

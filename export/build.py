@@ -127,8 +127,7 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
     if verify:
         log("export: verifying against the torch reference")
         from .verify import require, verify as run_verify
-        reference = src.torch_model if src.torch_model is not None else src.load_reference()
-        result = run_verify(tmp / "model.onnx", manifest["onnx"], reference, src.tokenizer_json,
+        result = run_verify(tmp / "model.onnx", manifest["onnx"], src.reference(), src.tokenizer_json,
                             src.chat_template, preset, log=log)
         manifest["verification"] = result.as_dict()
         log(f"export: top-1 agreement {result.top1_agreement:.4f}, mean KL {result.mean_kl:.6f}")
@@ -163,13 +162,11 @@ def _apply_adapter(src, adapter, log):
         raise ExportError(f"adapter {adapter.name}: {missing[0]} is not a weight of this model")
     log(f"export: applying adapter {adapter.name} ({len(adapter.weights)} weights, rank {adapter.rank})")
     src.chat_template = load_template(adapter.template)
-    reference = src.torch_model if src.torch_model is not None else src.load_reference()
     import torch
-    params = dict(reference.named_parameters())
+    params = dict(src.reference().named_parameters())
     with torch.no_grad():
         for name, (a, b) in adapter.weights.items():
             params[name].add_(torch.from_numpy(b @ a) * adapter.scale)
-    src.torch_model = reference
 
 
 def _graph(src, preset, keep_source_quant, log, adapter=None):

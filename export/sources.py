@@ -36,6 +36,12 @@ class Source:
     inv_freq: np.ndarray | None = None
     torch_model: object = field(default=None, repr=False)  # already loaded (HF sources)
 
+    def reference(self):
+        """The torch model of these weights, loaded once (HF sources arrive with it loaded)."""
+        if self.torch_model is None:
+            self.torch_model = self.load_reference()
+        return self.torch_model
+
     @property
     def slug(self) -> str:
         return self.name.lower().replace("_", "-").replace(" ", "-")

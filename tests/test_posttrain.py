@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 import torch
 
+from export.adapter import load as load_adapter
 from export.posttrain import data, run, sft
 from gguf_tokenizer import tokenizer_files
 from widgets.chat_template import load
@@ -86,7 +87,7 @@ def test_merged_adapter_computes_what_the_trained_model_computes(tmp_path):
     base = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
     run.sft_run(model, TOK, TEMPLATE, tmp_path, examples=4, steps=5, seed=1, lr=3e-3, answer=answer,
                 log=lambda m: None)
-    adapter = run.load_adapter(tmp_path)            # float16 on disk
+    adapter = load_adapter(tmp_path).weights        # float16 on disk
     assert len(adapter) == 2 * 7
     merged = sft.merge(base, adapter, sft.LoraConfig().scale)
     plain = tiny_model()

@@ -35,7 +35,7 @@ def main(argv=None) -> int:
         from .run import sft_run
         kind, path = source_kind(None)
         src = load_source(kind, path, source_hash(kind, path))
-        model = src.torch_model if src.torch_model is not None else src.load_reference()
+        model = src.reference()
         started = time.time()
         # plain targets: what the model answers under its own template before training
         recipe = sft_run(model, Tokenizer.from_str(src.tokenizer_json), load("qwen3_tools.jinja"), args.out,

@@ -8,6 +8,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from ..sources import file_sha256
 from . import data, sft
 
 
@@ -20,6 +21,8 @@ def greedy_answer(model, tokenizer, template: str, max_new_tokens: int = 160):
 
     from widgets.chat_template import render
 
+    end = tokenizer.token_to_id("<|im_end|>")
+
     @functools.lru_cache(maxsize=None)
     def answer(question: str) -> str:
         messages = [{"role": "system", "content": data.SYSTEM}, {"role": "user", "content": question}]
@@ -27,9 +30,8 @@ def greedy_answer(model, tokenizer, template: str, max_new_tokens: int = 160):
         ids = tokenizer.encode_with_special_tokens(prompt)
         with torch.no_grad():
             out = model.generate(torch.tensor([ids]), max_new_tokens=max_new_tokens, do_sample=False,
-                                 eos_token_id=tokenizer.token_to_id("<|im_end|>"), pad_token_id=0)
+                                 eos_token_id=end, pad_token_id=0)
         reply = out[0, len(ids):].tolist()
-        end = tokenizer.token_to_id("<|im_end|>")
         return tokenizer.decode(reply[:reply.index(end)] if end in reply else reply).strip()
     return answer
 
@@ -52,14 +54,8 @@ def sft_run(model, tokenizer, template: str, out: Path, *, examples: int, steps:
     recipe = {"template": template_name, "seed": seed, "examples": examples, "mix": dict(data.MIX),
               "steps": steps, "lr": lr, "rank": config.rank, "alpha": config.alpha,
               "targets": list(config.targets), "template_sha256": hashlib.sha256(template.encode()).hexdigest(),
-              "adapter_sha256": hashlib.sha256((out / "adapter.npz").read_bytes()).hexdigest(),
+              "adapter_sha256": file_sha256(out / "adapter.npz"),
               "trained_tokens": sum(sum(t[1:]) for _, t in sequences)}
     (out / "recipe.json").write_text(json.dumps(recipe, indent=1) + "\n", encoding="utf-8")
     sft.write_log(out / "training_log.json", history, {"seed": seed})
     return recipe
-
-
-def load_adapter(folder: Path) -> dict:
-    """{weight name: (A, B)} float32, as ``sft.merge`` takes it."""
-    from ..adapter import load
-    return load(folder).weights
