@@ -177,3 +177,24 @@ def test_random_conversations_qwen3_equal_transformers(tok, messages, thinking, 
     assert [r.id for r in view] == sanitized["input_ids"]
     assert not any(r.trained for r in view if r.role != "assistant")
     assert view[-1].role == "assistant" and not view[-1].trained
+
+
+def test_split_replies_gives_the_tokens_the_chat_loop_gives_the_model(tok):
+    """Cut at each reply: the tokens before the first reply are the chat loop's prompt ids (the
+    rendered prompt encoded alone), each reply's text is encoded on its own, and the cut changes
+    the ids only at the seams (the whole string merges `</think>\n\n` with what follows)."""
+    messages = CONVERSATIONS["tool_turns"]
+    whole = token_view(tok, QWEN3, messages, tools=TOOLS[:1], enable_thinking=False)
+    cut = token_view(tok, QWEN3, messages, tools=TOOLS[:1], enable_thinking=False, split_replies=True)
+    assert b"".join(tok.id_to_bytes(r.id) for r in cut) == b"".join(tok.id_to_bytes(r.id) for r in whole)
+    starts = [i for i, r in enumerate(cut) if r.trained and (i == 0 or not cut[i - 1].trained)]
+    first = next(i for i, m in enumerate(messages) if m["role"] == "assistant")
+    prompt = render(QWEN3, messages[:first], add_generation_prompt=True, tools=TOOLS[:1], enable_thinking=False)
+    assert [r.id for r in cut[:starts[0]]] == tok.encode_with_special_tokens(prompt)
+    assert tok.id_to_bytes(cut[starts[0] - 1].id) == b"\n\n"      # the prompt's own last token
+    assert [r.id for r in whole[:starts[0]]] != tok.encode_with_special_tokens(prompt)
+    for start in starts:
+        end = next(i for i in range(start, len(cut)) if cut[i].text == "<|im_end|>")
+        reply = b"".join(tok.id_to_bytes(r.id) for r in cut[start:end]).decode()
+        assert [r.id for r in cut[start:end]] == tok.encode(reply)
+    assert [r.trained for r in cut if r.text == "<|im_end|>"] == [r.trained for r in whole if r.text == "<|im_end|>"]

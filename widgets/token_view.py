@@ -15,6 +15,11 @@ turn starts; rendering them with the generation prompt marks where the model's o
 model's text ends with the end-of-turn token. The ids are those of the whole rendered string
 with special tokens recognised, except that a special-token string inside a message stays
 text, split out as transformers' ``sanitize_control_tokens`` does.
+
+``split_replies=True`` tokenizes each reply apart from the text before it, as the chat loop
+does: it encodes the prompt alone, and the model then writes its reply token by token. The
+whole string can merge across that seam (``</think>\n\n<tool_call>`` gives ``\n``, ``\n<``
+where a prompt that ends the line gives one ``\n\n`` token), so SFT trains on this form.
 """
 
 from dataclasses import dataclass
@@ -81,7 +86,7 @@ def _encode_marked(tokenizer, chat: str) -> list:
 
 
 def token_view(tokenizer, template: str, messages: list, *, add_generation_prompt: bool = False,
-               end_of_turn: str = "<|im_end|>", **kwargs) -> list:
+               end_of_turn: str = "<|im_end|>", split_replies: bool = False, **kwargs) -> list:
     """TokenRecords of the rendered conversation; ``kwargs`` go to ``render`` (tools, enable_thinking)."""
     def draw(msgs, prompt):
         return render(template, msgs, add_generation_prompt=prompt, **kwargs)
@@ -97,6 +102,7 @@ def token_view(tokenizer, template: str, messages: list, *, add_generation_promp
             starts.append(starts[-1])
     roles = [""] * len(text)
     trained = [False] * len(text)
+    replies = []  # where the model's own text of each assistant message starts
     for k, message in enumerate(messages):
         begin, end = starts[k], starts[k + 1]
         roles[begin:end] = [message["role"]] * (end - begin)
@@ -119,8 +125,10 @@ def token_view(tokenizer, template: str, messages: list, *, add_generation_promp
             stop = text.find(end_of_turn, at + len(content) if at >= 0 else own, end)
             stop = end if stop < 0 else stop + len(end_of_turn)
             trained[own:stop] = [True] * (stop - own)
+            replies.append(own)
     roles[starts[n]:] = ["assistant" if add_generation_prompt else messages[-1]["role"]] * (len(text) - starts[n])
-    return _records(tokenizer, template, messages, kwargs, add_generation_prompt, text, roles, trained)
+    cuts = sorted(set(replies) - {0}) if split_replies else []
+    return _records(tokenizer, template, messages, kwargs, add_generation_prompt, text, roles, trained, cuts)
 
 
 def _turn_marker(draw, messages, tokenizer) -> str:
@@ -129,13 +137,32 @@ def _turn_marker(draw, messages, tokenizer) -> str:
     return next((t for t in tokenizer.added if prompt.startswith(t)), "")
 
 
-def _records(tokenizer, template, messages, kwargs, prompt, text, roles, trained) -> list:
+def _split(marked: str, cuts: list) -> list:
+    """``marked`` cut at the unmarked positions ``cuts``; a marker goes with the text after it."""
+    if not cuts:
+        return [marked]
+    pieces, start, plain = [], 0, 0
+    for i, ch in enumerate(marked):
+        if ch in (_MARK_START, _MARK_END):
+            continue
+        if len(pieces) < len(cuts) and plain == cuts[len(pieces)]:
+            j = i
+            while j > start and marked[j - 1] in (_MARK_START, _MARK_END):
+                j -= 1
+            pieces.append(marked[start:j])
+            start = j
+        plain += 1
+    return pieces + [marked[start:]]
+
+
+def _records(tokenizer, template, messages, kwargs, prompt, text, roles, trained, cuts=()) -> list:
     special = list(tokenizer.added)
     marked = _mark(messages, special)
     if marked == messages:
-        ids = tokenizer.encode_with_special_tokens(text)
+        ids = [i for piece in _split(text, cuts) for i in tokenizer.encode_with_special_tokens(piece)]
     else:
-        ids = _encode_marked(tokenizer, render(template, marked, add_generation_prompt=prompt, **kwargs))
+        chat = render(template, marked, add_generation_prompt=prompt, **kwargs)
+        ids = [i for piece in _split(chat, cuts) for i in _encode_marked(tokenizer, piece)]
     # Character attributes, spread over that character's UTF-8 bytes.
     data = text.encode("utf-8")
     byte_roles, byte_trained = [], []

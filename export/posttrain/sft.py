@@ -30,9 +30,10 @@ class LoraConfig:
 
 
 def encode(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
-    """(ids, trained) of one example, from the token view the widgets show."""
+    """(ids, trained) of one example, from the token view the widgets show, with each reply
+    tokenized apart from the prompt before it (the tokens the chat loop gives the model)."""
     from widgets.token_view import token_view
-    records = token_view(tokenizer, template, example.messages, **example.render_options())
+    records = token_view(tokenizer, template, example.messages, split_replies=True, **example.render_options())
     return [r.id for r in records], [r.trained for r in records]
 
 
