@@ -39,8 +39,8 @@ class Bytes:
 
 
 class Model:
-    def __init__(self):
-        self.info = Manifest.from_dict(MANIFEST)
+    def __init__(self, manifest=MANIFEST):
+        self.info = Manifest.from_dict(manifest)
         self.tokenizer = Bytes()
         self.backend = CountingBackend(vocab_size=256, max_length=4096)
         self.generator = Generator(self.backend, self.tokenizer.id_to_bytes, [101])
@@ -48,8 +48,8 @@ class Model:
 
 
 class Runtime:
-    def __init__(self, fail=None):
-        self.model, self.fail, self.shown, self.timings = Model(), fail, [], {}
+    def __init__(self, fail=None, manifest=MANIFEST):
+        self.model, self.fail, self.shown, self.timings = Model(manifest), fail, [], {}
         self.cancel = None
 
     async def load_model(self, path, choice="auto", on_progress=None):
@@ -148,3 +148,24 @@ def test_updates(state):
     assert cleared["messages"] == [] and cleared["raw"] == ""
     assert L.generation_config(dict(s["settings"], temperature=0.0)).sampling.greedy
     assert html.unescape(L.render(s)).count("Top-p") == 1
+
+
+def test_the_tools_toggle_puts_the_tools_into_the_prompt(state):
+    listing = "{% for t in tools or [] %}[tool {{ t.function.name if t.function is defined else t.name }}]{% endfor %}"
+    manifest = {**MANIFEST, "chat_template": {"text": listing + TEMPLATE, "features": {"think": False, "tools": True}}}
+    raws = []
+    for toggle in ("false", "true"):
+        rt = Runtime(manifest=manifest)
+        [loaded] = run(L.initial_state({"temperature": 0}, {"manifest": manifest, "model_path": "m/"}), "load", None, rt)
+        [done] = run(L.update(L.update(loaded, "tools", toggle), "draft", "hi"), "send", None, rt)
+        raws.append(done["raw"])
+    assert "[tool" not in raws[0]
+    assert raws[1].startswith("[tool get_weather][tool calculate][tool get_time]<|im_start|>user")
+
+
+def test_a_closed_think_block_is_shown_apart_from_the_answer():
+    out = L._message({"role": "assistant", "content": "2 < 3, so <b>yes</b>.\n</think>\n\nYes, **it is**."})
+    thought = re.search(r'<details class="llmb-msg__think"[^>]*><summary>Thinking</summary><pre>(.*?)</pre></details>', out, re.S)
+    assert thought and thought.group(1) == "2 &lt; 3, so &lt;b&gt;yes&lt;/b&gt;."
+    assert out.endswith("<p>Yes, <strong>it is</strong>.</p></div>")
+    assert "details" not in L._message({"role": "assistant", "content": "No block here."})

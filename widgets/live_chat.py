@@ -22,6 +22,7 @@ from . import safe_markdown
 from .chat import Chat
 from .generation import GenerationConfig
 from .sampling import SamplingConfig
+from .tools import default_toolbox
 
 RUN_ACTIONS = ("load", "send")
 CANCEL_ACTIONS = ("stop", "new_chat")
@@ -112,7 +113,8 @@ def _chat(state: dict, model) -> tuple:
     chat's messages back into the state's (keeping token ids and finish reasons of old turns)."""
     settings, features = state["settings"], state["features"]
     chat = Chat.from_manifest(model.info, model.tokenizer, model.backend, system=state["system"],
-                              enable_thinking=settings["think"] if features["think"] else None)
+                              enable_thinking=settings["think"] if features["think"] else None,
+                              tools=default_toolbox() if settings["tools"] and features["tools"] else None)
     chat.generator = model.generator  # shared per model: it knows what the cache holds
     pairs = [({"role": m["role"], "content": m["content"]}, m) for m in state["messages"]]
     chat.messages += [plain for plain, _ in pairs]
@@ -222,7 +224,18 @@ def _message(m: dict, call: bool = False) -> str:
     # A reply that called a tool is the first of three steps: call -> result -> answer.
     kind, who = ("llmb-msg--call", "Model: tool call") if call else ("", "Model")
     return (f'<div class="llmb-msg llmb-msg--assistant {kind}" data-testid="chat-message-assistant"{attrs}>'
-            f'<span class="llmb-msg__who">{who}</span>{safe_markdown.to_html(m["content"])}</div>')
+            f'<span class="llmb-msg__who">{who}</span>{_reply_html(m["content"])}</div>')
+
+
+def _reply_html(text: str) -> str:
+    """A reply as HTML; the reasoning before ``</think>`` (the prompt opened the block) goes into a
+    collapsed "Thinking" section, so the answer reads on its own."""
+    thought, sep, answer = text.partition("</think>")
+    if not sep:
+        return safe_markdown.to_html(text)
+    thought = thought.replace("<think>", "").strip()
+    return (f'<details class="llmb-msg__think" data-testid="chat-think"><summary>Thinking</summary>'
+            f'<pre>{html.escape(thought)}</pre></details>{safe_markdown.to_html(answer.strip())}')
 
 
 def _messages(s: dict) -> str:
