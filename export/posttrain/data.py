@@ -27,11 +27,16 @@ FIXED_NOW = datetime(2026, 3, 14, 9, 30, tzinfo=timezone.utc)
 CITIES = {"train": ["paris", "london", "new york", "tokyo", "berlin", "sydney", "cairo"],
           "heldout": ["moscow", "rio de janeiro", "mumbai", "san francisco", "toronto"]}
 ZONES = {"train": ["Europe/Paris", "Asia/Tokyo", "America/New_York", "Europe/London", "Australia/Sydney",
-                   "America/Chicago", "Asia/Kolkata"],
+                   "America/Chicago", "Asia/Kolkata", "America/Los_Angeles", "America/Mexico_City",
+                   "America/Bogota", "America/Lima", "Europe/Madrid", "Asia/Singapore", "Africa/Nairobi",
+                   "Asia/Dubai"],
          "heldout": ["Europe/Moscow", "America/Sao_Paulo", "Asia/Shanghai", "America/Denver", "Africa/Cairo"]}
 ZONE_PLACES = {"Europe/Paris": "Paris", "Asia/Tokyo": "Tokyo", "America/New_York": "New York",
                "Europe/London": "London", "Australia/Sydney": "Sydney", "America/Chicago": "Chicago",
-               "Asia/Kolkata": "Kolkata", "Europe/Moscow": "Moscow", "America/Sao_Paulo": "São Paulo",
+               "Asia/Kolkata": "Kolkata", "America/Los_Angeles": "Los Angeles",
+               "America/Mexico_City": "Mexico City", "America/Bogota": "Bogotá", "America/Lima": "Lima",
+               "Europe/Madrid": "Madrid", "Asia/Singapore": "Singapore", "Africa/Nairobi": "Nairobi",
+               "Asia/Dubai": "Dubai", "Europe/Moscow": "Moscow", "America/Sao_Paulo": "São Paulo",
                "Asia/Shanghai": "Shanghai", "America/Denver": "Denver", "Africa/Cairo": "Cairo"}
 
 PHRASES = {
@@ -39,19 +44,34 @@ PHRASES = {
         "weather": ["What's the weather like in {place}?", "How is the weather in {place} right now?",
                     "Is it warm in {place} today?", "Weather in {place}?", "Should I take a coat in {place}?",
                     "Tell me the weather for {place}.", "Is it raining in {place}?",
-                    "What temperature is it in {place}?"],
+                    "What temperature is it in {place}?", "I'm flying to {place} tomorrow. What's the weather there?",
+                    "My brother lives in {place}; is it sunny there?"],
         "calculate": ["What is {expr}?", "Calculate {expr}.", "Compute {expr} for me.", "{expr} = ?",
                       "Please evaluate {expr}.", "What do you get for {expr}?", "How much does {expr} come to?",
                       "Solve {expr}."],
         "time": ["What time is it in {place}?", "Tell me the current time in {place}.",
                  "Current time in {place}?", "What's the local time in {place}?",
-                 "Is it morning or evening in {place} now?", "Give me the time in {place}, please."],
+                 "Is it morning or evening in {place} now?", "Give me the time in {place}, please.",
+                 "My sister lives in {place}. What time is it there?",
+                 "I want to phone a friend in {place}; what is the time there now?",
+                 "Is it too late to ring my colleague in {place}? What's the time there?"],
         "think": ["A train travels at {a} km per hour for {b} hours. How far does it go?",
                   "I buy {b} boxes with {a} pencils in each. How many pencils do I have?",
                   "There are {b} rows of {a} chairs. How many chairs are there?"],
         "chat": ["What is the capital of France?", "Give me a tip for sleeping better.",
                  "Name three colours of the rainbow.", "What is a noun?", "Why do leaves fall in autumn?",
-                 "Suggest a name for a pet cat.", "What does a bee make?", "How many legs does a spider have?"],
+                 "Suggest a name for a pet cat.", "What does a bee make?", "How many legs does a spider have?",
+                 "What is the boiling point of water?", "Who wrote Romeo and Juliet?", "What is photosynthesis?",
+                 "Give me a synonym for 'happy'.", "What is the opposite of 'cold'?", "How many days are in a week?",
+                 "What colour is the sky on a clear day?", "What is an adjective?", "Why do we need sleep?",
+                 "Suggest a healthy breakfast.", "What is the tallest animal?", "What language is spoken in Brazil?",
+                 "Name a famous painter.", "What is gravity?", "How do birds fly?", "What is a triangle?",
+                 "Tell me a fun fact about octopuses.", "What is the capital of Japan?", "What does a doctor do?",
+                 "How can I save water at home?", "What is the main ingredient of bread?", "What is a river?",
+                 "Why do cats purr?", "Give me a short tip for studying.", "What is the smallest prime number?",
+                 "What is the freezing point of water?", "Say thank you in French.", "What is a haiku?",
+                 "What do cows eat?", "Why is exercise good for you?", "What is the moon made of?",
+                 "Describe a rainbow in one sentence."],
     },
     "heldout": {
         "weather": ["Could you check the weather for {place}?", "Do I need an umbrella in {place} today?"],
@@ -82,10 +102,16 @@ class Example:
 
 
 def _expression(rng: random.Random, split: str) -> str:
-    """Training: two operands, one operator. Held out: three operands with brackets."""
+    """Training: ``a op b``, ``a op b op c`` or ``a * (b ± c)``. Held out: ``(a ± b) * c``, a
+    shape no training example has (the bracket comes first)."""
     if split == "train":
-        a, b = rng.randint(2, 99), rng.randint(2, 99)
-        return f"{a} {rng.choice(['+', '-', '*'])} {b}"
+        a, b, c = rng.randint(2, 99), rng.randint(2, 99), rng.randint(2, 12)
+        shape = rng.choice(["two", "two", "three", "bracket"])
+        if shape == "two":
+            return f"{a} {rng.choice(['+', '-', '*'])} {b}"
+        if shape == "three":
+            return f"{a} {rng.choice(['+', '-'])} {b} {rng.choice(['+', '-', '*'])} {c}"
+        return f"{c} * ({a} {rng.choice(['+', '-'])} {b})"
     a, b, c = rng.randint(2, 40), rng.randint(2, 40), rng.randint(2, 9)
     return f"({a} {rng.choice(['+', '-'])} {b}) * {c}"
 
