@@ -23,6 +23,8 @@ class Adapter:
     alpha: float
     template: str             # file name in widgets/templates/ the adapter was trained with
     weights: dict             # weight name -> (A [rank, in], B [out, rank]) float32
+    recipe: dict              # recipe.json: seed, data, LoRA and optimizer settings
+    losses: list              # the masked loss of every training step (training_log.json)
 
     @property
     def scale(self) -> float:
@@ -32,8 +34,35 @@ class Adapter:
         return self.weights.get(name)
 
     def facts(self) -> dict:
+        """The manifest's ``posttrain`` section: what was applied, how it was trained (with the
+        loss curve in window means), and one training conversation of each new convention."""
         return {"adapter": self.name, "sha256": self.sha256, "rank": self.rank, "alpha": self.alpha,
-                "weights": len(self.weights), "template": self.template}
+                "weights": len(self.weights), "template": self.template,
+                "training": self.training(), "samples": self.samples()}
+
+    def training(self) -> dict:
+        r = self.recipe
+        window = max(1, len(self.losses) // CURVE_POINTS)
+        curve = [[min(i + window, len(self.losses)), round(sum(chunk) / len(chunk), 5)]
+                 for i in range(0, len(self.losses), window) for chunk in [self.losses[i:i + window]]]
+        return {"examples": r.get("examples"), "steps": len(self.losses), "lr": r.get("lr"),
+                "seed": r.get("seed"), "mix": r.get("mix"), "trained_tokens": r.get("trained_tokens"),
+                "loss_window": window, "loss_curve": curve}
+
+    def samples(self) -> dict:
+        """The first training conversation of the tool and think kinds, regenerated from the
+        recipe's seed (their text does not depend on the model, so it is exactly what was trained)."""
+        from .posttrain import data
+        if "seed" not in self.recipe or "examples" not in self.recipe:
+            return {}
+        out = {}
+        for e in data.examples("train", int(self.recipe["examples"]), int(self.recipe["seed"]), lambda q: ""):
+            if e.kind in ("tool", "think") and e.kind not in out:
+                out[e.kind] = {"messages": e.messages, **e.render_options()}
+        return out
+
+
+CURVE_POINTS = 60   # the loss curve in the manifest: about this many window means
 
 
 def load(folder) -> Adapter:
@@ -48,10 +77,14 @@ def load(folder) -> Adapter:
             names = sorted({key.split("|")[0] for key in z.files})
             weights = {n: (z[f"{n}|a"].astype(np.float32), z[f"{n}|b"].astype(np.float32)) for n in names}
         rank, alpha = int(recipe["rank"]), float(recipe["alpha"])
-    except (ValueError, KeyError, OSError, EOFError) as e:
+        log_path = folder / "training_log.json"
+        losses = ([float(s["loss"]) for s in json.loads(log_path.read_text(encoding="utf-8"))["steps"]]
+                  if log_path.exists() else [])
+    except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
         raise ExportError(f"adapter: unreadable {folder}: {e}") from None
     for n, (a, b) in weights.items():
         if a.shape[0] != rank or b.shape[1] != rank:
             raise ExportError(f"adapter: {n} has rank {a.shape[0]}x{b.shape[1]}, recipe says {rank}")
     sha = file_sha256(npz)
-    return Adapter(folder.name, sha, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights)
+    return Adapter(folder.name, sha, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights,
+                   recipe, losses)

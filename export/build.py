@@ -12,6 +12,8 @@ from .quantize import PRESETS
 from .sources import load_source, source_hash, source_kind, source_name
 
 REPO = Path(__file__).resolve().parent.parent
+# The post-training adapter the site's model is exported with (python -m export.posttrain sft).
+SITE_ADAPTER = REPO / "posttrain" / "smollm2-think-tools"
 ARTIFACTS = REPO / "artifacts"
 CACHE_FORMAT = 1   # bump when the cache key's meaning changes
 
@@ -101,6 +103,7 @@ def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=
 def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter=None):
     log(f"export: loading {kind} source {path.name}")
     src = load_source(kind, path, sha)
+    original_template = src.chat_template
     if adapter is not None:
         _apply_adapter(src, adapter, log)
     (tmp / "tokenizer.json").write_text(src.tokenizer_json, encoding="utf-8")
@@ -113,7 +116,8 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
         "model": mf.model_section(src),
         "tokenizer": mf.tokenizer_section(src),
         "chat_template": {"text": src.chat_template, "features": mf.template_features(src.chat_template)},
-        "posttrain": adapter.facts() if adapter else None,
+        "posttrain": {**adapter.facts(), "original_chat_template": {
+            "text": original_template, "features": mf.template_features(original_template)}} if adapter else None,
         "onnx": None, "files": None, "verification": None,
         "toolchain": mf.toolchain(), "cache_key": key,
     }

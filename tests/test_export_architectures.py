@@ -129,11 +129,12 @@ def test_qwen3_5_cache_layout_and_greedy_through_the_widgets_loop(tmp_path):
 
 def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     """An adapter folder on a tiny llama: the exported graph equals torch with B @ A * scale
-    added to the weights, and the manifest names the adapter and takes its template."""
+    added to the weights, and the manifest names the adapter, takes its template (keeping the
+    original), and carries the training curve and sample conversations."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    from export.posttrain import sft
+    from export.posttrain import data, sft
 
     folder = save_tiny("llama", tmp_path / "llama")
     model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
@@ -151,7 +152,11 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     adapter = tmp_path / "adapter"
     adapter.mkdir()
     np.savez(adapter / "adapter.npz", **arrays)
-    (adapter / "recipe.json").write_text(json.dumps({"rank": rank, "alpha": alpha, "template": "qwen3_tools.jinja"}))
+    (adapter / "recipe.json").write_text(json.dumps({"rank": rank, "alpha": alpha, "template": "qwen3_tools.jinja",
+                                                     "seed": 3, "examples": 30, "steps": 130, "lr": 1e-3,
+                                                     "trained_tokens": 999}))
+    losses = [round(1.0 / (1 + 0.1 * s), 5) for s in range(130)]
+    (adapter / "training_log.json").write_text(json.dumps({"steps": [{"step": s + 1, "loss": v} for s, v in enumerate(losses)]}))
 
     out = export.build(folder, preset="fp32", out=tmp_path / "artifact", verify=False, adapter=adapter)
     chunks = [PROMPT] + [[t] for t in DECODE]
@@ -166,6 +171,18 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     assert manifest["posttrain"]["sha256"] == __import__("hashlib").sha256(
         (adapter / "adapter.npz").read_bytes()).hexdigest()
     assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
+    post = manifest["posttrain"]
+    plain_manifest = json.loads((tmp_path / "plain" / "manifest.json").read_text())
+    assert post["original_chat_template"] == plain_manifest["chat_template"]
+    training = post["training"]
+    assert (training["steps"], training["trained_tokens"], training["loss_window"]) == (130, 999, 2)
+    assert training["loss_curve"][0] == [2, pytest.approx((losses[0] + losses[1]) / 2, abs=1e-5)]
+    assert training["loss_curve"][-1] == [130, pytest.approx((losses[128] + losses[129]) / 2, abs=1e-5)]
+    assert len(training["loss_curve"]) == 65
+    train = data.examples("train", 30, 3, answer=lambda q: "")
+    for kind in ("tool", "think"):
+        first = next(e for e in train if e.kind == kind)
+        assert post["samples"][kind] == {"messages": first.messages, **first.render_options()}
 
 
 def test_missing_or_foreign_adapter_fails_in_one_line(tmp_path, capsys):

@@ -8,10 +8,10 @@ import sys
 import time
 from pathlib import Path
 
-from ..build import REPO
+from ..build import SITE_ADAPTER
 from ..errors import ExportError
 
-DEFAULT_OUT = REPO / "posttrain" / "smollm2-think-tools"
+DEFAULT_OUT = SITE_ADAPTER
 
 
 def main(argv=None) -> int:
