@@ -85,3 +85,18 @@ def test_views_render_tokens_ids_and_the_mask(state):
     assert "generation starts" in mask
     qwen = T.render(T.update(state, "template", "qwen3"))
     assert "Qwen3-style template (not the shipped model" in qwen
+
+
+def test_a_post_trained_model_keeps_its_own_template_as_the_shipped_one(ctx):
+    """Exported with the adapter, the artifact's template is the think/tools one; the widget still
+    shows the model's original template first and says what the Qwen3-style one is to it."""
+    from widgets.chat_template import load
+    original = ctx["manifest"]["chat_template"]
+    manifest = {**ctx["manifest"], "chat_template": {"text": load(T.QWEN3), "features": {"think": True, "tools": True}},
+                "posttrain": {"original_chat_template": original}}
+    s = T.initial_state({}, {**ctx, "manifest": manifest})
+    plain = T.initial_state({}, ctx)
+    assert s["features"] == plain["features"] == {"think": False, "tools": False}
+    assert s["variants"]["shipped:0:0"] == plain["variants"]["shipped:0:0"]
+    out = T.render(T.update(s, "think", "on"))
+    assert "post-trained to follow" in out and "post-trained" not in T.render(T.update(plain, "think", "on"))

@@ -24,7 +24,7 @@ from pathlib import Path
 from .generation import GenerationConfig, Generator
 from .sampling import GREEDY
 
-VERSION = 2
+VERSION = 3
 FILE = "demos.json"
 MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
 
@@ -50,7 +50,9 @@ def lane_prompts(tokenizer, template: str, prompt: str) -> dict:
     Only the template may produce special tokens; the user's text is encoded as plain text.
     """
     from .chat_template import render
-    chat = render(template, [{"role": "user", "content": prompt}], add_generation_prompt=True)
+    # Thinking off, as the live chat with its toggle off (templates without the switch ignore it).
+    chat = render(template, [{"role": "user", "content": prompt}], add_generation_prompt=True,
+                  enable_thinking=False)
     return {"raw": tokenizer.encode(prompt), "chat": tokenizer.encode_with_special_tokens(chat)}
 
 

@@ -7,7 +7,8 @@ reads the same with JavaScript off. The shipped model's template is used while i
 is asked; thinking and tools switch to a Qwen3-style template (widgets/templates/), labelled so.
 
 Which tokens SFT trains on comes from widgets/token_view.py: the model's own text of each
-assistant turn, its end-of-turn token included.
+assistant turn, its end-of-turn token included. Each reply is tokenized apart from the prompt
+before it, as the chat loop (and so the SFT run) tokenizes it.
 """
 
 from __future__ import annotations
@@ -46,13 +47,21 @@ def token_rows(tokenizer, template, messages, *, enable_thinking, tools) -> dict
     """Rows [text, id, special, trained] of the rendered conversation (from widgets.token_view),
     plus where the model's text of the last assistant turn starts and stops."""
     from .token_view import token_view
-    records = token_view(tokenizer, template, messages, enable_thinking=enable_thinking, tools=tools)
+    records = token_view(tokenizer, template, messages, enable_thinking=enable_thinking, tools=tools,
+                         split_replies=True)
     rows = [[r.text, r.id, int(r.special), int(r.trained)] for r in records]
     stop = max(i for i, r in enumerate(rows) if r[3])
     gen_start = stop
     while gen_start > 0 and rows[gen_start - 1][3]:
         gen_start -= 1
     return {"tokens": rows, "gen_start": gen_start, "stop": stop}
+
+
+def shipped_template(manifest) -> dict:
+    """The template the model came with: the manifest's, or, for a model post-trained onto the
+    think/tools template, the one it had before."""
+    post = manifest.get("posttrain") or {}
+    return post.get("original_chat_template") or manifest["chat_template"]
 
 
 def variants(ctx) -> dict:
@@ -68,8 +77,10 @@ def variants(ctx) -> dict:
     features = manifest["chat_template"].get("features", {})
     schema = [default_toolbox().tools["calculate"].schema]
     out = {}
+    shipped = shipped_template(manifest)
+    features = shipped.get("features", {})
     for name, template, think_ok, tools_ok in (
-            ("shipped", manifest["chat_template"]["text"], features.get("think"), features.get("tools")),
+            ("shipped", shipped["text"], features.get("think"), features.get("tools")),
             ("qwen3", load(QWEN3), True, True)):
         for think in ((False, True) if think_ok else (False,)):
             for tools in ((False, True) if tools_ok else (False,)):
@@ -82,13 +93,14 @@ def variants(ctx) -> dict:
 
 def initial_state(options, ctx):
     manifest = ctx["manifest"]
-    features = manifest["chat_template"].get("features", {})
+    features = shipped_template(manifest).get("features", {})
     return {
         "view": options.get("view", "bubbles"),
         "template": "shipped",
         "think": False,
         "tools": False,
         "model": manifest["model"]["name"],
+        "posttrained": bool(manifest.get("posttrain")),
         "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
         "note": "",
         "variants": variants(ctx),
@@ -118,7 +130,8 @@ def current(state) -> dict:
     return state["variants"][f"{state['template']}:{int(state['think'])}:{int(state['tools'])}"]
 
 
-def _token(row, extra=""):
+def token_span(row, extra=""):
+    """One token row [text, id, special, trained] as a focusable span (id in its tooltip)."""
     text, token_id, special, trained = row
     shown = escape(text).replace("\n", "↵\n")
     cls = "llmb-tok" + (" special" if special else "") + (" trained" if trained else "")
@@ -130,7 +143,7 @@ def _raw(var, mask):
     for i, row in enumerate(var["tokens"]):
         if mask and i == var["gen_start"]:
             out.append('<span class="llmb-gen-start">generation starts</span>')
-        out.append(_token(row))
+        out.append(token_span(row))
     return "".join(out)
 
 
@@ -172,7 +185,9 @@ def render(state):
         which = (f"Rendered with the chat template shipped with {escape(state['model'])}, the model on "
                  f"this site.")
     else:
-        which = ("Rendered with a Qwen3-style template (not the shipped model's own), to show thinking "
+        whose = (f"the template the model on this site was post-trained to follow (its own has neither)"
+                 if state.get("posttrained") else "not the shipped model's own")
+        which = (f"Rendered with a Qwen3-style template ({whose}), to show thinking "
                  f"and tools. Token ids come from {escape(state['model'])}'s tokenizer, which splits tags "
                  f"like &lt;think&gt; into several pieces; a Qwen3 tokenizer keeps each as one token.")
     n = len(var["tokens"])
