@@ -74,7 +74,6 @@ def variants(ctx) -> dict:
 
     manifest = ctx["manifest"]
     tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
-    features = manifest["chat_template"].get("features", {})
     schema = [default_toolbox().tools["calculate"].schema]
     out = {}
     shipped = shipped_template(manifest)
@@ -185,7 +184,7 @@ def render(state):
         which = (f"Rendered with the chat template shipped with {escape(state['model'])}, the model on "
                  f"this site.")
     else:
-        whose = (f"the template the model on this site was post-trained to follow (its own has neither)"
+        whose = ("the template the model on this site was post-trained to follow (its own has neither)"
                  if state.get("posttrained") else "not the shipped model's own")
         which = (f"Rendered with a Qwen3-style template ({whose}), to show thinking "
                  f"and tools. Token ids come from {escape(state['model'])}'s tokenizer, which splits tags "
