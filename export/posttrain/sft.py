@@ -9,6 +9,7 @@ LoRA: each targeted ``nn.Linear`` keeps its weight frozen and adds ``(B @ A) * a
 with A [rank, in] random and B [out, rank] zero, so training starts from the original model.
 ``merge`` folds an adapter into plain weight arrays for the exporter.
 """
+import contextlib
 import json
 import math
 import random
@@ -43,6 +44,8 @@ def add_lora(model, config: LoraConfig, seed: int) -> list:
     from torch import nn
 
     class LoraLinear(nn.Module):
+        enabled = True   # off while the frozen model is the teacher (``frozen``)
+
         def __init__(self, base: nn.Linear, generator):
             super().__init__()
             self.base = base
@@ -53,6 +56,8 @@ def add_lora(model, config: LoraConfig, seed: int) -> list:
                 self.lora_a.uniform_(-bound, bound, generator=generator)
 
         def forward(self, x):
+            if not self.enabled:
+                return self.base(x)
             return self.base(x) + (x @ self.lora_a.T @ self.lora_b.T) * config.scale
 
     generator = torch.Generator().manual_seed(seed)
@@ -93,18 +98,62 @@ def merge(weights: dict, adapter: dict, scale: float) -> dict:
 
 def masked_loss(model, ids: list[int], trained: list[bool]):
     """Mean cross-entropy over the trained targets of one sequence."""
+    return _cross_entropy(_logits(model, ids), ids, trained)
+
+
+def _logits(model, ids: list[int]):
+    """Next-token logits after each prefix of ``ids`` but the whole: [len(ids) - 1, vocab]."""
     import torch
-    x = torch.tensor([ids])
-    labels = torch.tensor([[t if keep else IGNORE for t, keep in zip(ids, trained)]])
-    logits = model(x).logits[:, :-1]
-    return torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), labels[:, 1:].reshape(-1),
-                                             ignore_index=IGNORE)
+    return model(torch.tensor([ids])).logits[0, :-1]
+
+
+def _cross_entropy(logits, ids: list[int], trained: list[bool]):
+    import torch
+    labels = torch.tensor([t if keep else IGNORE for t, keep in zip(ids[1:], trained[1:])])
+    return torch.nn.functional.cross_entropy(logits, labels, ignore_index=IGNORE)
+
+
+@contextlib.contextmanager
+def frozen(model):
+    """The model without its LoRA branches: the original model, as a teacher."""
+    modules = [m for m in model.modules() if hasattr(m, "lora_a")]
+    for m in modules:
+        m.enabled = False
+    try:
+        yield model
+    finally:
+        for m in modules:
+            m.enabled = True
+
+
+def distill_loss(model, logits, ids: list[int], trained: list[bool], teacher: tuple):
+    """KL(teacher || model) over the reply's next-token distributions.
+
+    ``teacher`` is (ids, trained) of the same conversation as the frozen model should read it
+    (its original template); the trained tokens are the same reply in both, so each trained
+    position of one lines up with the same token of the other.
+    """
+    import torch
+    t_ids, t_trained = teacher
+    mine = [k - 1 for k in range(1, len(ids)) if trained[k]]
+    theirs = [k - 1 for k in range(1, len(t_ids)) if t_trained[k]]
+    if [ids[k + 1] for k in mine] != [t_ids[k + 1] for k in theirs]:
+        raise ValueError("the teacher's reply tokens differ from the student's")
+    with torch.no_grad(), frozen(model):
+        target = torch.log_softmax(_logits(model, t_ids)[theirs].float(), -1)
+    log_p = torch.log_softmax(logits[mine], -1)
+    return torch.nn.functional.kl_div(log_p, target, log_target=True, reduction="batchmean")
 
 
 def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0,
-          config: LoraConfig = LoraConfig(), log=print) -> list[dict]:
+          config: LoraConfig = LoraConfig(), teachers: dict | None = None, log=print) -> list[dict]:
     """LoRA-train ``model`` on ``sequences`` [(ids, trained)], one sequence per step in a seeded
-    shuffled order; returns the training log, one {"step", "loss", "tokens"} per step."""
+    shuffled order; returns the training log, one {"step", "loss", "tokens"} per step.
+
+    ``teachers`` maps a sequence's index to (ids, trained) for the frozen model: that sequence is
+    trained by ``distill_loss`` instead of cross-entropy (the log still records its
+    cross-entropy, and the KL under "kl")."""
+    teachers = teachers or {}
     import torch
     torch.manual_seed(seed)
     params = add_lora(model, config, seed)
@@ -117,13 +166,19 @@ def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0
         if not queue:
             queue = list(range(len(sequences)))
             order.shuffle(queue)
-        ids, trained = sequences[queue.pop()]
-        loss = masked_loss(model, ids, trained)
+        index = queue.pop()
+        ids, trained = sequences[index]
+        logits = _logits(model, ids)
+        loss = cross_entropy = _cross_entropy(logits, ids, trained)
+        record = {"step": step}
+        if index in teachers:
+            loss = distill_loss(model, logits, ids, trained, teachers[index])
+            record["kl"] = round(float(loss.detach()), 5)
         optimizer.zero_grad()
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
-        history.append({"step": step, "loss": round(float(loss.detach()), 5), "tokens": sum(trained[1:])})
+        history.append(record | {"loss": round(float(cross_entropy.detach()), 5), "tokens": sum(trained[1:])})
         if step == 1 or step % 10 == 0 or step == steps:
             log(f"sft: step {step}/{steps} loss {history[-1]['loss']:.4f}")
     model.eval()
