@@ -136,6 +136,13 @@ FALLBACK_OFFSETS = {
     "Europe/Rome": 60, "Europe/Moscow": 180, "Africa/Cairo": 120, "Asia/Kolkata": 330, "Asia/Shanghai": 480,
     "Asia/Tokyo": 540, "Australia/Sydney": 600, "America/New_York": -300, "America/Chicago": -360,
     "America/Denver": -420, "America/Los_Angeles": -480, "America/Sao_Paulo": -180,
+    "America/Mexico_City": -360, "America/Bogota": -300, "America/Lima": -300, "America/Caracas": -240,
+    "America/Argentina/Buenos_Aires": -180, "America/Santiago": -240, "America/Montevideo": -180,
+    "America/Asuncion": -180, "America/Manaus": -240, "America/Recife": -180, "America/Belem": -180,
+    "America/Phoenix": -420, "America/Vancouver": -480, "Europe/Athens": 120, "Europe/Istanbul": 180,
+    "Europe/Zurich": 60, "Europe/Lisbon": 0, "Africa/Nairobi": 180, "Africa/Lagos": 60,
+    "Africa/Johannesburg": 120, "Asia/Dubai": 240, "Asia/Singapore": 480, "Asia/Seoul": 540,
+    "Asia/Bangkok": 420, "Asia/Hong_Kong": 480, "Pacific/Auckland": 720,
 }
 
 

@@ -16,6 +16,7 @@ Held-out material: the evaluation split uses other cities, time zones, expressio
 question phrasings than the training split, so a passing evaluation is not recall.
 """
 import random
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -29,14 +30,27 @@ CITIES = {"train": ["paris", "london", "new york", "tokyo", "berlin", "sydney", 
 ZONES = {"train": ["Europe/Paris", "Asia/Tokyo", "America/New_York", "Europe/London", "Australia/Sydney",
                    "America/Chicago", "Asia/Kolkata", "America/Los_Angeles", "America/Mexico_City",
                    "America/Bogota", "America/Lima", "Europe/Madrid", "Asia/Singapore", "Africa/Nairobi",
-                   "Asia/Dubai"],
+                   "Asia/Dubai", "America/Argentina/Buenos_Aires", "America/Santiago", "America/Caracas",
+                   "America/Montevideo", "America/Asuncion", "America/Manaus", "America/Recife",
+                   "America/Belem", "America/Phoenix", "America/Vancouver", "Europe/Rome", "Europe/Athens",
+                   "Europe/Istanbul", "Europe/Zurich", "Europe/Lisbon", "Asia/Seoul", "Asia/Bangkok",
+                   "Asia/Hong_Kong", "Africa/Lagos", "Africa/Johannesburg", "Pacific/Auckland"],
          "heldout": ["Europe/Moscow", "America/Sao_Paulo", "Asia/Shanghai", "America/Denver", "Africa/Cairo"]}
+# The place a question names for each zone; accented names teach the zone's unaccented spelling.
 ZONE_PLACES = {"Europe/Paris": "Paris", "Asia/Tokyo": "Tokyo", "America/New_York": "New York",
                "Europe/London": "London", "Australia/Sydney": "Sydney", "America/Chicago": "Chicago",
                "Asia/Kolkata": "Kolkata", "America/Los_Angeles": "Los Angeles",
                "America/Mexico_City": "Mexico City", "America/Bogota": "Bogotá", "America/Lima": "Lima",
                "Europe/Madrid": "Madrid", "Asia/Singapore": "Singapore", "Africa/Nairobi": "Nairobi",
-               "Asia/Dubai": "Dubai", "Europe/Moscow": "Moscow", "America/Sao_Paulo": "São Paulo",
+               "Asia/Dubai": "Dubai", "America/Argentina/Buenos_Aires": "Buenos Aires",
+               "America/Santiago": "Santiago", "America/Caracas": "Caracas", "America/Montevideo": "Montevideo",
+               "America/Asuncion": "Asunción", "America/Manaus": "Manaus", "America/Recife": "Recife",
+               "America/Belem": "Belém", "America/Phoenix": "Phoenix", "America/Vancouver": "Vancouver",
+               "Europe/Rome": "Rome", "Europe/Athens": "Athens", "Europe/Istanbul": "Istanbul",
+               "Europe/Zurich": "Zürich", "Europe/Lisbon": "Lisbon", "Asia/Seoul": "Seoul",
+               "Asia/Bangkok": "Bangkok", "Asia/Hong_Kong": "Hong Kong", "Africa/Lagos": "Lagos",
+               "Africa/Johannesburg": "Johannesburg", "Pacific/Auckland": "Auckland",
+               "Europe/Moscow": "Moscow", "America/Sao_Paulo": "São Paulo",
                "Asia/Shanghai": "Shanghai", "America/Denver": "Denver", "Africa/Cairo": "Cairo"}
 
 PHRASES = {
@@ -54,7 +68,13 @@ PHRASES = {
                  "Is it morning or evening in {place} now?", "Give me the time in {place}, please.",
                  "My sister lives in {place}. What time is it there?",
                  "I want to phone a friend in {place}; what is the time there now?",
-                 "Is it too late to ring my colleague in {place}? What's the time there?"],
+                 "Is it too late to ring my colleague in {place}? What's the time there?",
+                 "Local time in {place}, please.", "My cousin is in {place}. What is the local time for her?",
+                 "I'm about to message a client in {place}; what time is it for them?",
+                 "We have a meeting with a team in {place}. What is their time right now?",
+                 "What is the local time over in {place} at the moment?",
+                 "Before I call my friend in {place}, tell me their local time.",
+                 "How late is it in {place} now?", "Do you know the hour in {place}?"],
         "think": ["A train travels at {a} km per hour for {b} hours. How far does it go?",
                   "I buy {b} boxes with {a} pencils in each. How many pencils do I have?",
                   "There are {b} rows of {a} chairs. How many chairs are there?"],
@@ -101,19 +121,38 @@ class Example:
         return {"tools": self.tools, "enable_thinking": self.enable_thinking}
 
 
+# The held-out expression shape: a bracketed sum or difference, then a product.
+HELDOUT_SHAPE = re.compile(r"\(\d+ [+-] \d+\) \* \d+")
+
+
 def _expression(rng: random.Random, split: str) -> str:
-    """Training: ``a op b``, ``a op b op c`` or ``a * (b ± c)``. Held out: ``(a ± b) * c``, a
-    shape no training example has (the bracket comes first)."""
+    """Training: two to four numbers joined by + - * /, with a bracket around any inner run of
+    them, in any position, except the held-out shape ``(a ± b) * c``.
+
+    >>> _expression(random.Random(1), "heldout")
+    '(10 - 38) * 3'
+    """
     if split == "train":
-        a, b, c = rng.randint(2, 99), rng.randint(2, 99), rng.randint(2, 12)
-        shape = rng.choice(["two", "two", "three", "bracket"])
-        if shape == "two":
-            return f"{a} {rng.choice(['+', '-', '*'])} {b}"
-        if shape == "three":
-            return f"{a} {rng.choice(['+', '-'])} {b} {rng.choice(['+', '-', '*'])} {c}"
-        return f"{c} * ({a} {rng.choice(['+', '-'])} {b})"
+        while True:
+            expr = _random_expression(rng)
+            if not HELDOUT_SHAPE.fullmatch(expr):
+                return expr
     a, b, c = rng.randint(2, 40), rng.randint(2, 40), rng.randint(2, 9)
     return f"({a} {rng.choice(['+', '-'])} {b}) * {c}"
+
+
+def _random_expression(rng: random.Random) -> str:
+    """``a op b``, ``a op b op c`` or ``a op b op c op d``, maybe with one bracketed inner run:
+    ``(a op b) op c``, ``a op (b op c)``, ``a op (b op c) op d``..."""
+    count = rng.choice([2, 2, 3, 3, 3, 4])
+    numbers = [str(rng.randint(2, 99)) for _ in range(count)]
+    ops = [rng.choice(["+", "-", "*", "+", "-", "*", "/"]) for _ in range(count - 1)]
+    if count > 2 and rng.random() < 0.7:
+        # every inner run is equally likely; a bracket around everything would say nothing
+        runs = [(i, j) for i in range(count) for j in range(i + 1, count) if j - i < count - 1]
+        start, end = rng.choice(runs)
+        numbers[start], numbers[end] = "(" + numbers[start], numbers[end] + ")"
+    return " ".join(n for pair in zip(numbers, ops + [""]) for n in pair if n)
 
 
 def _tool_example(rng, split, tools) -> Example:
