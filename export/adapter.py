@@ -19,6 +19,7 @@ from .sources import file_sha256
 class Adapter:
     name: str                 # the folder's name
     sha256: str               # of adapter.npz
+    bytes: int                # size of adapter.npz
     rank: int
     alpha: float
     template: str             # file name in widgets/templates/ the adapter was trained with
@@ -36,8 +37,9 @@ class Adapter:
     def facts(self) -> dict:
         """The manifest's ``posttrain`` section: what was applied, how it was trained (with the
         loss curve in window means), and one training conversation of each new convention."""
-        return {"adapter": self.name, "sha256": self.sha256, "rank": self.rank, "alpha": self.alpha,
-                "weights": len(self.weights), "template": self.template,
+        return {"adapter": self.name, "sha256": self.sha256, "bytes": self.bytes, "rank": self.rank,
+                "alpha": self.alpha, "weights": len(self.weights),
+                "parameters": sum(a.size + b.size for a, b in self.weights.values()), "template": self.template,
                 "training": self.training(), "samples": self.samples()}
 
     def training(self) -> dict:
@@ -46,6 +48,7 @@ class Adapter:
         curve = [[min(i + window, len(self.losses)), round(sum(chunk) / len(chunk), 5)]
                  for i in range(0, len(self.losses), window) for chunk in [self.losses[i:i + window]]]
         return {"examples": r.get("examples"), "steps": len(self.losses), "lr": r.get("lr"),
+                "distill": r.get("distill", False),
                 "seed": r.get("seed"), "mix": r.get("mix"), "trained_tokens": r.get("trained_tokens"),
                 "loss_window": window, "loss_curve": curve}
 
@@ -86,5 +89,5 @@ def load(folder) -> Adapter:
         if a.shape[0] != rank or b.shape[1] != rank:
             raise ExportError(f"adapter: {n} has rank {a.shape[0]}x{b.shape[1]}, recipe says {rank}")
     sha = file_sha256(npz)
-    return Adapter(folder.name, sha, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights,
+    return Adapter(folder.name, sha, npz.stat().st_size, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights,
                    recipe, losses)

@@ -62,7 +62,7 @@ def test_state_is_json_and_html_is_balanced_with_labelled_controls(name):
             assert "aria-pressed" in attrs or attrs.get("data-action") in ("apply", "reset", "run", "answer")
 
 
-@pytest.mark.parametrize("name", MODULES)
+@pytest.mark.parametrize("name", MODULES + ["sft_run"])
 def test_imports_only_what_pyodide_has(name):
     tree = ast.parse((Path(__file__).parents[1] / "widgets" / f"{name}.py").read_text())
     for node in ast.walk(tree):

@@ -1,0 +1,113 @@
+"""The post-training run widget on the manifest section of a real (tiny) run: the curve is the
+training log's, the highlighted tokens are exactly those the run trained on, and the evaluation
+table reads the manifest's counts."""
+
+import json
+import re
+
+import pytest
+
+from export.adapter import load as load_adapter
+from export.posttrain import data, run, sft
+from gguf_tokenizer import tokenizer_files
+from test_posttrain import tiny_model
+from test_widget_contract import Balance
+from widgets import sft_run as S
+from widgets.chat_template import load
+from widgets.tokenizer import Tokenizer
+
+TEMPLATE = load("qwen3_tools.jinja")
+# What an export's evaluation writes; the widget only lays it out.
+EVALUATION = {"rates": {"tool_call": 0.8125, "no_call": 1.0, "think": 0.8889, "plain_top1": 0.8},
+              "counts": {"tool_call": {"passed": 13, "of": 16}, "no_call": {"passed": 10, "of": 10},
+                         "think": {"passed": 8, "of": 9}, "plain_top1": {"passed": 4, "of": 5}}}
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    path = tokenizer_files()["digits"]
+    tok = Tokenizer.from_file(path)
+    folder = tmp_path_factory.mktemp("adapter")
+    run.sft_run(tiny_model(), tok, TEMPLATE, folder, examples=12, steps=24, seed=0, lr=3e-3,
+                answer=lambda q: "Sure.", log=lambda m: None)
+    adapter = load_adapter(folder)
+    manifest = {"model": {"name": "Tiny"}, "tokenizer": {"file": path.name},
+                "chat_template": {"text": TEMPLATE}, "posttrain": {**adapter.facts(), "evaluation": EVALUATION}}
+    return {"manifest": manifest, "artifact_dir": str(path.parent), "adapter": adapter, "tokenizer": tok}
+
+
+@pytest.fixture(scope="module")
+def state(ctx):
+    return S.initial_state({}, ctx)
+
+
+def polyline(html):
+    pts = re.search(r'<polyline class="loss" points="([^"]+)"', html).group(1).split()
+    return [tuple(map(float, p.split(","))) for p in pts]
+
+
+def test_the_curve_is_the_training_log_in_window_means(ctx, state):
+    losses, curve = ctx["adapter"].losses, ctx["manifest"]["posttrain"]["training"]["loss_curve"]
+    assert len(losses) == 24 and curve[-1][0] == 24
+    window = state["window"]
+    assert curve[0][1] == pytest.approx(sum(losses[:window]) / window, abs=1e-5)
+    pts = polyline(S.render(state))
+    assert len(pts) == len(curve)
+    assert pts[-1][0] == S.W - S.RIGHT
+    # a higher loss is drawn higher up (smaller y), on both axes; the x axis is the step
+    for scale in ("linear", "log"):
+        pts = polyline(S.render(S.update(state, "scale", scale)))
+        for (x1, y1), (x2, y2), (_, a), (_, b) in zip(pts, pts[1:], curve, curve[1:]):
+            assert x2 > x1
+            assert (y2 <= y1) if b > a else (y2 >= y1)
+        top = min(range(len(curve)), key=lambda i: pts[i][1])
+        assert curve[top][1] == max(loss for _, loss in curve)
+
+
+def test_log_axis_ticks_are_powers_of_ten_around_the_losses(state):
+    low, high = S.axis(state["curve"], "log")
+    losses = [loss for _, loss in state["curve"]]
+    assert low <= min(losses) < 10 * low and high / 10 < max(losses) <= high
+    html = S.render(S.update(state, "scale", "log"))
+    assert 'aria-pressed="true">Log axis' in html
+
+
+@pytest.mark.parametrize("kind", ["tool", "think"])
+def test_highlighted_tokens_are_the_ones_the_run_trained(ctx, state, kind):
+    example = next(e for e in data.examples("train", 12, 0, lambda q: "") if e.kind == kind)
+    ids, trained = sft.encode(ctx["tokenizer"], TEMPLATE, example)
+    rows = state["samples"][kind]
+    assert [r[1] for r in rows] == ids
+    assert [bool(r[3]) for r in rows] == trained
+    html = S.render(S.update(state, "example", kind))
+    assert html.count('class="llmb-tok') == len(ids)
+    assert len(re.findall(r'class="llmb-tok[^"]*trained"', html)) == sum(trained)
+    assert f"{sum(trained)} of {len(ids)}" in html
+
+
+def test_evaluation_table_reads_the_manifest(state):
+    html = S.render(state)
+    for key, _, target in S.CHECKS:
+        row = re.search(rf'<tr data-check="{key}">(.*?)</tr>', html).group(1)
+        c = EVALUATION["counts"][key]
+        assert f'({c["passed"]}/{c["of"]})' in row
+        assert row.endswith("<td>met</td>" if EVALUATION["rates"][key] >= target else "<td>missed</td>")
+
+
+def test_contract_json_state_balanced_html_labelled_controls(state):
+    assert json.loads(json.dumps(state)) == state
+    parser = Balance()
+    parser.feed(S.render(state))
+    assert parser.errors == [] and parser.stack == []
+    assert {a["data-action"] for a in parser.controls} == {"scale", "example"}
+    assert all("aria-pressed" in a for a in parser.controls)
+
+
+def test_unknown_actions_leave_the_state_alone(state):
+    assert S.update(state, "scale", "cubic") == state
+    assert S.update(state, "example", "plain") == state
+
+
+def test_an_export_without_adapter_says_so():
+    s = S.initial_state({}, {"manifest": {"model": {"name": "Tiny"}, "posttrain": None}})
+    assert "without a post-training adapter" in S.render(s)

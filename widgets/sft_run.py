@@ -1,0 +1,150 @@
+"""The post-training run behind the site's model: its loss curve, one training conversation with
+the tokens SFT trained on highlighted, and the held-out evaluation.
+
+Everything comes from the manifest's ``posttrain`` section, written by ``python -m export
+--adapter``: the curve is the training log's masked loss in window means, the conversations are
+the first ``tool`` and ``think`` examples the run trained on, tokenized at build time by
+``widgets.token_view`` (the code the run itself used for its loss mask), and the evaluation is
+the held-out table the export measured.
+
+    >>> points([[10, 2.0], [20, 0.5]], "linear", 0.0, 2.0)[-1]
+    (472.0, 113.5)
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+from .glossary import mark
+
+W, H = 480, 180
+LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 32
+EXAMPLES = (("tool", "Tool call"), ("think", "Think block"))
+CHECKS = (  # evaluation key, what it measures, target
+    ("tool_call", "Tools on, a tool is needed: a well-formed call of the right tool with the right arguments", 0.8),
+    ("no_call", "Tools on, no tool is needed: no call", 0.8),
+    ("think", "Thinking on: the think block closes and an answer follows", 0.8),
+    ("plain_top1", "Both off: next-token agreement with the original model on its own plain replies", 0.9),
+)
+
+
+def initial_state(options, ctx):
+    manifest = ctx.get("manifest") or {}
+    post = manifest.get("posttrain")
+    if not post:
+        return {"absent": True, "model": manifest.get("model", {}).get("name", "the model")}
+    from pathlib import Path
+
+    from .template_view import token_rows
+    from .tokenizer import Tokenizer
+    tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
+    template = manifest["chat_template"]["text"]
+    samples = {}
+    for kind, _ in EXAMPLES:
+        sample = post["samples"][kind]
+        rows = token_rows(tokenizer, template, sample["messages"], enable_thinking=sample["enable_thinking"],
+                          tools=sample["tools"])
+        samples[kind] = rows["tokens"]
+    training = post["training"]
+    return {"absent": False, "model": manifest["model"]["name"], "scale": options.get("scale", "linear"),
+            "example": options.get("example", "tool"), "curve": training["loss_curve"],
+            "window": training["loss_window"], "steps": training["steps"], "samples": samples,
+            "evaluation": post.get("evaluation")}
+
+
+def update(state, action, value):
+    s = dict(state)
+    if action == "scale" and value in ("linear", "log"):
+        s["scale"] = value
+    elif action == "example" and value in dict(EXAMPLES):
+        s["example"] = value
+    return s
+
+
+def axis(curve, scale) -> tuple:
+    """(low, high) of the loss axis: from 0 on a linear axis, whole powers of ten on a log one."""
+    losses = [loss for _, loss in curve]
+    if scale == "log":
+        return 10.0 ** math.floor(math.log10(max(min(losses), 1e-6))), 10.0 ** math.ceil(math.log10(max(losses)))
+    return 0.0, max(losses)
+
+
+def points(curve, scale, low, high) -> list:
+    """Plot coordinates of each [step, loss] pair; the last step sits at the right edge."""
+    last = curve[-1][0]
+    f = (lambda v: math.log10(max(v, low))) if scale == "log" else (lambda v: v)
+    span = (f(high) - f(low)) or 1.0
+    return [(LEFT + (W - LEFT - RIGHT) * step / last, TOP + (H - TOP - BOTTOM) * (1 - (f(loss) - f(low)) / span))
+            for step, loss in curve]
+
+
+def _ticks(low, high, scale) -> list:
+    if scale == "log":
+        return [10.0 ** e for e in range(round(math.log10(low)), round(math.log10(high)) + 1)]
+    return [high * i / 4 for i in range(5)]
+
+
+def _svg(state) -> str:
+    curve, scale = state["curve"], state["scale"]
+    low, high = axis(curve, scale)
+    pts = points(curve, scale, low, high)
+    parts = [f'<svg class="llmb-loss-chart" viewBox="0 0 {W} {H}" role="img" aria-label="Training loss of the '
+             f'post-training run over {state["steps"]} steps, on a {scale} axis: from {curve[0][1]:.2f} to '
+             f'{curve[-1][1]:.3f}">']
+    for value in _ticks(low, high, scale):
+        (_, y), = points([[1, value]], scale, low, high)
+        label = f"{value:g}" if scale == "log" else f"{value:.2f}"
+        parts.append(f'<line class="tick" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
+                     f'<text class="tick" x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{label}</text>')
+    for step in (0, state["steps"] // 2, state["steps"]):
+        x = LEFT + (W - LEFT - RIGHT) * step / curve[-1][0]
+        parts.append(f'<text class="tick" x="{x:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">{step}</text>')
+    parts.append(f'<text class="tick" x="{(LEFT + W - RIGHT) / 2:.0f}" y="{H - 4}" text-anchor="middle">step</text>')
+    parts.append('<polyline class="loss" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def _example(state) -> str:
+    from .template_view import token_span
+    rows = state["samples"][state["example"]]
+    trained = sum(r[3] for r in rows)
+    tokens = "".join(token_span(r) for r in rows)
+    return (f'<div class="llmb-tv-raw llmb-tv-mask" data-testid="sft-example">{tokens}</div>'
+            f'<p class="llmb-legend">{mark(escape(f"Green tokens carried the loss: {trained} of {len(rows)}. The system prompt, the tools block, the question and the tool result were read but never scored."))}</p>')
+
+
+def _evaluation(state) -> str:
+    ev = state["evaluation"]
+    if not ev:
+        return '<p class="llmb-note">This export did not evaluate the adapter.</p>'
+    rows = []
+    for key, what, target in CHECKS:
+        c, rate = ev["counts"][key], ev["rates"][key]
+        met = "met" if rate >= target else "missed"
+        rows.append(f'<tr data-check="{key}"><td>{escape(what)}</td><td>{rate:.0%} ({c["passed"]}/{c["of"]})</td>'
+                    f'<td>{target:.0%}</td><td>{met}</td></tr>')
+    return ('<table class="llmb-eval"><caption>Held-out evaluation of the exported model (greedy, through the '
+            'same chat loop as the live chat): cities, time zones, expressions and phrasings the training '
+            'data never contained</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th>'
+            f'<th scope="col">Target</th><th scope="col"></th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+
+
+def _buttons(action, current, choices, label) -> str:
+    return (f'<div class="llmb-row" role="group" aria-label="{label}">' + "".join(
+        f'<button type="button" class="llmb-btn" data-action="{action}" data-value="{v}" '
+        f'aria-pressed="{"true" if current == v else "false"}">{escape(text)}</button>' for v, text in choices)
+        + "</div>")
+
+
+def render(state):
+    if state["absent"]:
+        return (f'<p class="llmb-note">{escape(state["model"])} on this site was exported without a '
+                f'post-training adapter, so there is no run to show.</p>')
+    return (f'<figure class="llmb-sft-run">'
+            f'{_buttons("scale", state["scale"], (("linear", "Linear axis"), ("log", "Log axis")), "Axis")}'
+            f'{_svg(state)}<figcaption>Masked cross-entropy on the trained tokens, averaged over windows of '
+            f'{state["window"]} steps (one conversation per step).</figcaption></figure>'
+            f'{_buttons("example", state["example"], EXAMPLES, "Training example")}{_example(state)}'
+            f'{_evaluation(state)}')
