@@ -39,3 +39,21 @@ def test_abbreviations_become_focusable_once():
     out = focusable(html)
     assert out.count('tabindex="0"') == 2
     assert focusable(out) == out
+
+
+POSTTRAIN = {"rank": 8, "parameters": 2_442_240, "bytes": 5_014_782,
+             "training": {"examples": 800, "steps": 700, "trained_tokens": 41_234, "loss_window": 11,
+                          "loss_curve": [[11, 0.8123], [22, 0.301], [700, 0.0456]]},
+             "evaluation": {"counts": {"tool_call": {"passed": 13, "of": 16}, "plain_top1": {"passed": 346, "of": 369}}}}
+
+
+def test_posttrain_facts_come_from_the_manifest_and_need_an_adapter_export():
+    text = ("{{ model.posttrain_steps }} steps on {{ model.posttrain_examples }} conversations, "
+            "{{ model.posttrain_parameters_m }}M ({{ model.posttrain_parameters_share }}%) in "
+            "{{ model.posttrain_adapter_mb }} MB; loss {{ model.posttrain_loss_start }} to "
+            "{{ model.posttrain_loss_end }}; tools {{ model.posttrain_tool_call }}, "
+            "plain {{ model.posttrain_plain_top1 }}")
+    assert fill(text, {**MANIFEST, "posttrain": POSTTRAIN}) == (
+        "700 steps on 800 conversations, 2.4M (1.8%) in 5.0 MB; loss 0.81 to 0.046; tools 81%, plain 94%")
+    with pytest.raises(PluginError, match=r"chapter\.md: \{\{ model\.posttrain_steps \}\} needs a model exported with --adapter"):
+        fill("{{ model.posttrain_steps }}", MANIFEST, "chapter.md")

@@ -15,7 +15,7 @@ from mkdocs.plugins import BasePlugin
 
 from .config import FactsConfig
 
-PLACEHOLDER = re.compile(r"\{\{\s*model\.([a-z_]+)(?:\s+(\S+))?\s*\}\}")
+PLACEHOLDER = re.compile(r"\{\{\s*model\.([a-z][a-z0-9_]*)(?:\s+(\S+))?\s*\}\}")
 
 
 def facts_from_manifest(manifest: dict) -> dict:
@@ -31,8 +31,34 @@ def facts_from_manifest(manifest: dict) -> dict:
         quantization=onnx["quantization"]["weights"].split()[0],  # "int4 blocks of 32 ..." -> "int4"
         special_tokens_count=str(len(tok["special_tokens"])),
     )
+    facts.update(posttrain_facts(manifest))
     rows = "\n".join(f"| `{t}` | {i} |" for t, i in sorted(tok["special_tokens"].items(), key=lambda kv: kv[1]))
     facts["special_tokens_table"] = "| Special token | Id |\n|---|---|\n" + rows
+    return facts
+
+
+def posttrain_facts(manifest: dict) -> dict:
+    """Facts of the post-training run ({} for an export without an adapter): its size, the loss
+    at the start and end of the training log, and the held-out rates."""
+    post = manifest.get("posttrain")
+    if not post:
+        return {}
+    training = post["training"]
+    curve = training["loss_curve"]
+    facts = {
+        "posttrain_examples": f"{training['examples']:,}",
+        "posttrain_steps": f"{training['steps']:,}",
+        "posttrain_trained_tokens": f"{training['trained_tokens']:,}",
+        "posttrain_loss_window": str(training["loss_window"]),
+        "posttrain_loss_start": f"{curve[0][1]:.2f}",
+        "posttrain_loss_end": f"{curve[-1][1]:.3f}",
+        "posttrain_rank": str(post["rank"]),
+        "posttrain_parameters_m": f"{post['parameters'] / 1e6:.1f}",
+        "posttrain_parameters_share": f"{100 * post['parameters'] / manifest['model']['parameters']:.1f}",
+        "posttrain_adapter_mb": f"{post['bytes'] / 1e6:.1f}",
+    }
+    for key, count in (post.get("evaluation") or {}).get("counts", {}).items():
+        facts[f"posttrain_{key}"] = f"{100 * count['passed'] / max(count['of'], 1):.0f}%"
     return facts
 
 
@@ -46,6 +72,9 @@ def fill(markdown: str, manifest: dict, page: str = "page") -> str:
             if arg not in specials:
                 raise PluginError(f"llmb-facts: {page}: {match.group(0)} names no special token of the manifest")
             return str(specials[arg])
+        if key.startswith("posttrain_") and not manifest.get("posttrain"):
+            raise PluginError(f"llmb-facts: {page}: {match.group(0)} needs a model exported with --adapter "
+                              f"(its manifest has no posttrain section)")
         if key not in facts or arg is not None:
             raise PluginError(f"llmb-facts: {page}: unknown placeholder {match.group(0)}; "
                               f"known: {', '.join(sorted(facts))}, id <token>")
