@@ -75,7 +75,7 @@ def test_feature_toggles_switch_templates_and_say_so(state):
 def test_views_render_tokens_ids_and_the_mask(state):
     bubbles = T.render(state)
     assert "llmb-bubble--user" in bubbles and "What is 2 + 2?" in bubbles
-    assert "shipped with SmolLM2-135M-Instruct" in bubbles
+    assert "of SmolLM2-135M-Instruct, the model on this site." in bubbles
     raw = T.render(T.update(state, "view", "raw"))
     rows = state["variants"]["shipped:0:0"]["tokens"]
     assert raw.count('class="llmb-tok') == len(rows)
@@ -87,16 +87,30 @@ def test_views_render_tokens_ids_and_the_mask(state):
     assert "Qwen3-style template (not the shipped model" in qwen
 
 
-def test_a_post_trained_model_keeps_its_own_template_as_the_shipped_one(ctx):
-    """Exported with the adapter, the artifact's template is the think/tools one; the widget still
-    shows the model's original template first and says what the Qwen3-style one is to it."""
+@pytest.fixture(scope="module")
+def posttrained(ctx):
+    """The widget for a model exported with the adapter: the artifact's template is the
+    think/tools one, and the manifest keeps the template the model came with."""
     from widgets.chat_template import load
     original = ctx["manifest"]["chat_template"]
     manifest = {**ctx["manifest"], "chat_template": {"text": load(T.QWEN3), "features": {"think": True, "tools": True}},
                 "posttrain": {"original_chat_template": original}}
-    s = T.initial_state({}, {**ctx, "manifest": manifest})
-    plain = T.initial_state({}, ctx)
-    assert s["features"] == plain["features"] == {"think": False, "tools": False}
-    assert s["variants"]["shipped:0:0"] == plain["variants"]["shipped:0:0"]
-    out = T.render(T.update(s, "think", "on"))
-    assert "post-trained to follow" in out and "post-trained" not in T.render(T.update(plain, "think", "on"))
+    return T.initial_state({}, {**ctx, "manifest": manifest})
+
+
+def test_a_post_trained_model_shows_the_template_it_runs_with(posttrained, state):
+    """The shipped template is the one the live chat uses; think and tools toggle on it without
+    switching, and the original template is the comparison."""
+    s = posttrained
+    assert list(s["templates"]) == ["shipped", "original"]
+    assert s["templates"]["shipped"] == {"think": True, "tools": True}
+    assert s["variants"]["original:0:0"] == state["variants"]["shipped:0:0"]
+    assert s["variants"]["shipped:1:1"] == state["variants"]["qwen3:1:1"]
+    on = T.update(T.update(s, "think", "on"), "tools", "on")
+    assert on["template"] == "shipped" and on["think"] and on["tools"] and on["note"] == ""
+    out = T.render(on)
+    assert "post-trained to follow" in out and 'data-value="original"' in out and 'data-value="qwen3"' not in out
+    # the original template has neither: turning thinking on there comes back to the shipped one
+    back = T.update(T.update(s, "template", "original"), "think", "on")
+    assert back["template"] == "shipped" and "original template has no thinking mode" in back["note"]
+    assert "came with" in T.render(T.update(s, "template", "original"))

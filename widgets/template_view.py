@@ -23,6 +23,7 @@ ANSWER = "4"
 REASONING = ("The user wants 2 + 2.", "The calculator says 4.")  # per assistant turn, when thinking
 QWEN3 = "qwen3_tools.jinja"
 VIEWS = (("bubbles", "Chat bubbles"), ("raw", "Raw text the model sees"), ("mask", "SFT loss mask"))
+BUTTONS = {"shipped": "The model's template", "original": "Its original template", "qwen3": "Qwen3-style template"}
 
 
 def conversation(think: bool, tools: bool) -> list:
@@ -57,18 +58,25 @@ def token_rows(tokenizer, template, messages, *, enable_thinking, tools) -> dict
     return {"tokens": rows, "gen_start": gen_start, "stop": stop}
 
 
-def shipped_template(manifest) -> dict:
-    """The template the model came with: the manifest's, or, for a model post-trained onto the
-    think/tools template, the one it had before."""
-    post = manifest.get("posttrain") or {}
-    return post.get("original_chat_template") or manifest["chat_template"]
+def templates(manifest) -> list:
+    """The templates the widget offers, as (key, text, think, tools): first the one the site's
+    model runs with (the manifest's), then a second for comparison: the template a post-trained
+    model had before, or else a Qwen3-style one with thinking and tools."""
+    from .chat_template import load
+    own = manifest["chat_template"]
+    features = own.get("features", {})
+    shipped = ("shipped", own["text"], bool(features.get("think")), bool(features.get("tools")))
+    original = (manifest.get("posttrain") or {}).get("original_chat_template")
+    if original:
+        f = original.get("features", {})
+        return [shipped, ("original", original["text"], bool(f.get("think")), bool(f.get("tools")))]
+    return [shipped, ("qwen3", load(QWEN3), True, True)]
 
 
 def variants(ctx) -> dict:
     """Every (template, think, tools) combination the widget offers, computed once at build."""
     from pathlib import Path
 
-    from .chat_template import load
     from .tokenizer import Tokenizer
     from .tools import default_toolbox
 
@@ -76,11 +84,7 @@ def variants(ctx) -> dict:
     tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
     schema = [default_toolbox().tools["calculate"].schema]
     out = {}
-    shipped = shipped_template(manifest)
-    features = shipped.get("features", {})
-    for name, template, think_ok, tools_ok in (
-            ("shipped", shipped["text"], features.get("think"), features.get("tools")),
-            ("qwen3", load(QWEN3), True, True)):
+    for name, template, think_ok, tools_ok in templates(manifest):
         for think in ((False, True) if think_ok else (False,)):
             for tools in ((False, True) if tools_ok else (False,)):
                 msgs = conversation(think, tools)
@@ -92,7 +96,6 @@ def variants(ctx) -> dict:
 
 def initial_state(options, ctx):
     manifest = ctx["manifest"]
-    features = shipped_template(manifest).get("features", {})
     return {
         "view": options.get("view", "bubbles"),
         "template": "shipped",
@@ -100,7 +103,8 @@ def initial_state(options, ctx):
         "tools": False,
         "model": manifest["model"]["name"],
         "posttrained": bool(manifest.get("posttrain")),
-        "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
+        # key -> {"think": bool, "tools": bool}, in the order the buttons show
+        "templates": {key: {"think": think, "tools": tools} for key, _, think, tools in templates(manifest)},
         "note": "",
         "variants": variants(ctx),
     }
@@ -108,21 +112,31 @@ def initial_state(options, ctx):
 
 def update(state, action, value):
     s = dict(state)
+    features = s["templates"]
     if action == "view" and value in {v for v, _ in VIEWS}:
         s["view"] = value
-    elif action == "template" and value in ("shipped", "qwen3"):
+    elif action == "template" and value in features:
         s["template"], s["note"] = value, ""
-        if value == "shipped":
-            s["think"] = s["think"] and s["features"]["think"]
-            s["tools"] = s["tools"] and s["features"]["tools"]
+        s["think"] = s["think"] and features[value]["think"]
+        s["tools"] = s["tools"] and features[value]["tools"]
     elif action in ("think", "tools") and value in ("on", "off"):
         s[action] = value == "on"
-        if s[action] and s["template"] == "shipped" and not s["features"][action]:
-            s["template"] = "qwen3"
+        if s[action] and not features[s["template"]][action]:
+            before = s["template"]
+            s["template"] = next(key for key, f in features.items() if f[action])
+            s["think"] = s["think"] and features[s["template"]]["think"]
+            s["tools"] = s["tools"] and features[s["template"]]["tools"]
             what = "thinking mode" if action == "think" else "tool support"
-            s["note"] = (f"{s['model']}'s own template has no {what}, so the view switched to the "
-                         f"Qwen3-style template.")
+            s["note"] = (f"The {template_label(s, before)} has no {what}, so the view switched to the "
+                         f"{template_label(s, s['template'])}.")
     return s
+
+
+def template_label(state, key) -> str:
+    return {"shipped": f"template {state['model']} runs with on this site" if state["posttrained"]
+            else f"{state['model']}'s template",
+            "original": f"{state['model']}'s original template",
+            "qwen3": "Qwen3-style template"}[key]
 
 
 def current(state) -> dict:
@@ -176,19 +190,21 @@ def render(state):
     views = "".join(
         f'<button type="button" class="llmb-btn" data-action="view" data-value="{v}" '
         f'aria-pressed="{"true" if view == v else "false"}">{escape(label)}</button>' for v, label in VIEWS)
-    templates = "".join(
+    buttons = "".join(
         f'<button type="button" class="llmb-btn" data-action="template" data-value="{t}" '
-        f'aria-pressed="{"true" if state["template"] == t else "false"}">{escape(label)}</button>'
-        for t, label in (("shipped", f"{state['model']}'s template"), ("qwen3", "Qwen3-style template")))
-    if state["template"] == "shipped":
-        which = (f"Rendered with the chat template shipped with {escape(state['model'])}, the model on "
-                 f"this site.")
-    else:
-        whose = ("the template the model on this site was post-trained to follow (its own has neither)"
-                 if state.get("posttrained") else "not the shipped model's own")
-        which = (f"Rendered with a Qwen3-style template ({whose}), to show thinking "
-                 f"and tools. Token ids come from {escape(state['model'])}'s tokenizer, which splits tags "
-                 f"like &lt;think&gt; into several pieces; a Qwen3 tokenizer keeps each as one token.")
+        f'aria-pressed="{"true" if state["template"] == t else "false"}">{escape(BUTTONS[t])}</button>'
+        for t in state["templates"])
+    model = escape(state["model"])
+    which = {
+        "shipped": (f"Rendered with the chat template of {model}, the model on this site"
+                    + (": the thinking and tools template it was post-trained to follow." if state["posttrained"]
+                       else ".")),
+        "original": f"Rendered with the template {model} came with, before this site post-trained it.",
+        "qwen3": "Rendered with a Qwen3-style template (not the shipped model's own), to show thinking and tools.",
+    }[state["template"]]
+    if state["template"] != "original" and (state["think"] or state["tools"]):
+        which += (f" Token ids come from {model}'s tokenizer, which splits tags like &lt;think&gt; into "
+                  f"several pieces; a Qwen3 tokenizer keeps each as one token.")
     n = len(var["tokens"])
     trained = sum(r[3] for r in var["tokens"])
     if view == "bubbles":
@@ -204,7 +220,7 @@ def render(state):
     note = f'<p class="llmb-note" role="status">{escape(state["note"])}</p>' if state["note"] else ""
     return (f'<div class="llmb-tv">'
             f'<div class="llmb-row" role="group" aria-label="View">{views}</div>'
-            f'<div class="llmb-row" role="group" aria-label="Template">{templates}</div>'
+            f'<div class="llmb-row" role="group" aria-label="Template">{buttons}</div>'
             f'<div class="llmb-row" role="group" aria-label="Thinking and tools">'
             f'{_toggle("think", "Thinking", state["think"])}{_toggle("tools", "Tools", state["tools"])}</div>'
             f'<p class="llmb-note" data-template="{state["template"]}">{mark(which)}</p>{note}'
