@@ -26,6 +26,7 @@ class Adapter:
     weights: dict             # weight name -> (A [rank, in], B [out, rank]) float32
     recipe: dict              # recipe.json: seed, data, LoRA and optimizer settings
     losses: list              # the masked loss of every training step (training_log.json)
+    trained_tokens: int       # tokens that carried loss, summed over the training steps
 
     @property
     def scale(self) -> float:
@@ -49,17 +50,21 @@ class Adapter:
                  for i in range(0, len(self.losses), window) for chunk in [self.losses[i:i + window]]]
         return {"examples": r.get("examples"), "steps": len(self.losses), "lr": r.get("lr"),
                 "distill": r.get("distill", False),
-                "seed": r.get("seed"), "mix": r.get("mix"), "trained_tokens": r.get("trained_tokens"),
+                "seed": r.get("seed"), "mix": r.get("mix"), "trained_tokens": self.trained_tokens,
                 "loss_window": window, "loss_curve": curve}
 
     def samples(self) -> dict:
-        """The first training conversation of the tool and think kinds, regenerated from the
-        recipe's seed (their text does not depend on the model, so it is exactly what was trained)."""
-        from .posttrain import data
-        if "seed" not in self.recipe or "examples" not in self.recipe:
+        """The first conversation of the tool and think kinds that the run trained on, regenerated
+        from the recipe's seed (their text does not depend on the model, so it is exactly what was
+        trained)."""
+        from .posttrain import data, sft
+        r = self.recipe
+        if not {"seed", "examples", "steps"} <= r.keys():
             return {}
+        examples = data.examples("train", int(r["examples"]), int(r["seed"]), lambda q: "")
         out = {}
-        for e in data.examples("train", int(self.recipe["examples"]), int(self.recipe["seed"]), lambda q: ""):
+        for index in sft.order(len(examples), int(r["steps"]), int(r["seed"])):
+            e = examples[index]
             if e.kind in ("tool", "think") and e.kind not in out:
                 out[e.kind] = {"messages": e.messages, **e.render_options()}
         return out
@@ -81,8 +86,9 @@ def load(folder) -> Adapter:
             weights = {n: (z[f"{n}|a"].astype(np.float32), z[f"{n}|b"].astype(np.float32)) for n in names}
         rank, alpha = int(recipe["rank"]), float(recipe["alpha"])
         log_path = folder / "training_log.json"
-        losses = ([float(s["loss"]) for s in json.loads(log_path.read_text(encoding="utf-8"))["steps"]]
-                  if log_path.exists() else [])
+        steps = json.loads(log_path.read_text(encoding="utf-8"))["steps"] if log_path.exists() else []
+        losses = [float(s["loss"]) for s in steps]
+        trained_tokens = sum(int(s["tokens"]) for s in steps)
     except (ValueError, KeyError, TypeError, OSError, EOFError) as e:
         raise ExportError(f"adapter: unreadable {folder}: {e}") from None
     for n, (a, b) in weights.items():
@@ -90,4 +96,4 @@ def load(folder) -> Adapter:
             raise ExportError(f"adapter: {n} has rank {a.shape[0]}x{b.shape[1]}, recipe says {rank}")
     sha = file_sha256(npz)
     return Adapter(folder.name, sha, npz.stat().st_size, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights,
-                   recipe, losses)
+                   recipe, losses, trained_tokens)

@@ -49,6 +49,9 @@ def polyline(html):
 def test_the_curve_is_the_training_log_in_window_means(ctx, state):
     losses, curve = ctx["adapter"].losses, ctx["manifest"]["posttrain"]["training"]["loss_curve"]
     assert len(losses) == 24 and curve[-1][0] == 24
+    examples = data.examples("train", 12, 0, lambda q: "Sure.")
+    scored = [sum(sft.encode(ctx["tokenizer"], TEMPLATE, examples[i])[1][1:]) for i in sft.order(12, 24, 0)]
+    assert ctx["manifest"]["posttrain"]["training"]["trained_tokens"] == sum(scored)
     window = state["window"]
     assert curve[0][1] == pytest.approx(sum(losses[:window]) / window, abs=1e-5)
     pts = polyline(S.render(state))
@@ -74,7 +77,9 @@ def test_log_axis_ticks_are_powers_of_ten_around_the_losses(state):
 
 @pytest.mark.parametrize("kind", ["tool", "think"])
 def test_highlighted_tokens_are_the_ones_the_run_trained(ctx, state, kind):
-    example = next(e for e in data.examples("train", 12, 0, lambda q: "") if e.kind == kind)
+    examples = data.examples("train", 12, 0, lambda q: "")
+    trained_order = sft.order(12, 24, 0)     # the examples the 24 steps trained on, in order
+    example = next(examples[i] for i in trained_order if examples[i].kind == kind)
     ids, trained = sft.encode(ctx["tokenizer"], TEMPLATE, example)
     rows = state["samples"][kind]
     assert [r[1] for r in rows] == ids

@@ -145,6 +145,22 @@ def distill_loss(model, logits, ids: list[int], trained: list[bool], teacher: tu
     return torch.nn.functional.kl_div(log_p, target, log_target=True, reduction="batchmean")
 
 
+def order(n: int, steps: int, seed: int) -> list[int]:
+    """The example each step trains on: passes over all ``n`` examples, each pass in a seeded
+    shuffled order.
+
+    >>> order(3, 7, 0)
+    [1, 2, 0, 0, 1, 2, 2]
+    """
+    rng, queue, out = random.Random(seed), [], []
+    for _ in range(steps):
+        if not queue:
+            queue = list(range(n))
+            rng.shuffle(queue)
+        out.append(queue.pop())
+    return out
+
+
 def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0,
           config: LoraConfig = LoraConfig(), teachers: dict | None = None, log=print) -> list[dict]:
     """LoRA-train ``model`` on ``sequences`` [(ids, trained)], one sequence per step in a seeded
@@ -158,15 +174,9 @@ def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0
     torch.manual_seed(seed)
     params = add_lora(model, config, seed)
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
-    order = random.Random(seed)
-    queue: list = []
     history = []
     model.train()
-    for step in range(1, steps + 1):
-        if not queue:
-            queue = list(range(len(sequences)))
-            order.shuffle(queue)
-        index = queue.pop()
+    for step, index in enumerate(order(len(sequences), steps, seed), start=1):
         ids, trained = sequences[index]
         logits = _logits(model, ids)
         loss = cross_entropy = _cross_entropy(logits, ids, trained)
