@@ -20,12 +20,21 @@ def fp32_artifact() -> Path:
 
 
 @pytest.fixture(scope="session")
-def site(default_artifact, tmp_path_factory) -> Path:
-    """The site built once from the repository's mkdocs.yml with the default artifact; the tests
+def site_artifact() -> Path:
+    """The model the site ships: the default q4 export with the committed post-training adapter
+    (think and tools), evaluated on held-out prompts by the export itself."""
+    import export
+    from export.build import SITE_ADAPTER
+    return export.build(adapter=SITE_ADAPTER)
+
+
+@pytest.fixture(scope="session")
+def site(site_artifact, tmp_path_factory) -> Path:
+    """The site built once from the repository's mkdocs.yml with the site's artifact; the tests
     that read it share one build."""
     from site_builder import config_with, mkdocs_build
 
     out = tmp_path_factory.mktemp("site-build")
-    run = mkdocs_build(config_with(out, artifact=default_artifact))
+    run = mkdocs_build(config_with(out, artifact=site_artifact))
     assert run.returncode == 0, run.stderr[-3000:]
     return out / "site"

@@ -129,7 +129,7 @@ def test_template_view_tokens_ids_and_mask(page, site):
     tip = page.evaluate("el => getComputedStyle(el, '::after').content", tokens.nth(0).element_handle())
     assert tip == f'"id {rows[0][1]}"'
     press(w.locator('button[data-action="think"][data-value="on"]'))
-    w.locator('[data-template="qwen3"]').wait_for()
+    w.locator('button[data-action="think"][data-value="on"][aria-pressed="true"]').wait_for()
     press(w.locator('button[data-value="mask"]'))
     w.locator(".llmb-gen-start").wait_for()
     state = T.update(T.update(state, "think", "on"), "view", "mask")

@@ -37,7 +37,7 @@ STATUS = '[data-testid="chat-status"]'
 
 
 @pytest.fixture(scope="module")
-def served(default_artifact, tmp_path_factory):
+def served(site_artifact, tmp_path_factory):
     """The site built for the address it is served at (Material's instant navigation only
     follows links under site_url), served with COOP/COEP."""
     from site_plugins.serve import make_server
@@ -45,7 +45,7 @@ def served(default_artifact, tmp_path_factory):
     out = tmp_path_factory.mktemp("browser-site")
     server = make_server(out / "site", port=0, verbose=False)
     url = f"http://127.0.0.1:{server.server_address[1]}/"
-    run = mkdocs_build(config_with(out, artifact=default_artifact, site_url=url))
+    run = mkdocs_build(config_with(out, artifact=site_artifact, site_url=url))
     assert run.returncode == 0, run.stderr[-3000:]
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield out / "site", url
@@ -63,8 +63,8 @@ def base_url(served):
 
 
 @pytest.fixture(scope="module")
-def artifact(default_artifact):
-    folder = Path(default_artifact)
+def artifact(site_artifact):
+    folder = Path(site_artifact)
     manifest = json.loads((folder / "manifest.json").read_text())
     return folder, manifest
 
@@ -232,6 +232,43 @@ def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, art
     expected = native_greedy(folder, manifest, [PROMPT, "And of Italy?"], live_chat.generation_config(settings),
                              **think_off)
     assert [first, second] == expected
+
+
+# Held-out questions: shapes, cities and phrasings the post-training data never contained.
+TOOL_QUESTION, TOOL_RESULT = "How much is (34 - 8) * 4?", "104"
+THINK_QUESTION = "A shelf holds 30 books and there are 11 shelves. How many books are there?"
+
+
+def test_tools_and_thinking_work_in_the_browser_like_native(wasm, base_url, artifact):
+    """With Tools on, the post-trained model calls the calculator, the page runs it and the model
+    answers from its result; with Think on, it reasons in a collapsed block and then answers.
+    Greedy token ids equal native onnxruntime's through the same widgets loop."""
+    from widgets.tools import default_toolbox
+
+    folder, manifest = artifact
+    assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    page.select_option('select[data-action="backend"]', "wasm")
+    load_model(page)
+    set_range(page, "temperature", 0)
+    page.locator('input[data-action="tools"]').check()
+    tool_ids, _ = ask(page, TOOL_QUESTION)
+    call = page.locator(".llmb-msg--call").last.inner_text()
+    assert "<function=calculate>" in call and "(34 - 8) * 4" in call
+    assert page.locator(".llmb-msg--tool pre").last.inner_text() == TOOL_RESULT
+    page.get_by_role("button", name="New chat").click()
+    page.locator('input[data-action="tools"]').uncheck()
+    page.locator('input[data-action="think"]').check()
+    think_ids, reply = ask(page, THINK_QUESTION)
+    assert reply.locator('[data-testid="chat-think"]').count() == 1
+    assert reply.inner_text().strip()
+    page.close()
+    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    config = live_chat.generation_config(settings)
+    assert [tool_ids] == native_greedy(folder, manifest, [TOOL_QUESTION], config, tools=default_toolbox(),
+                                       enable_thinking=False)
+    assert [think_ids] == native_greedy(folder, manifest, [THINK_QUESTION], config, enable_thinking=True)
 
 
 def test_stop_ends_a_streaming_reply(wasm, base_url):

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-WIDGETS = ["base_vs_assistant", "stages", "data_scale", "preference", "template_view", "live_chat", "quick_check"]
+WIDGETS = ["base_vs_assistant", "stages", "data_scale", "preference", "template_view", "sft_run", "live_chat",
+           "quick_check"]
 TERMS = ["pretraining", "SFT", "RLHF", "DPO", "chat template", "special token", "tool calling"]
 
 
@@ -18,8 +19,8 @@ def chapter(site):
 
 
 @pytest.fixture(scope="module")
-def manifest(default_artifact):
-    return json.loads((Path(default_artifact) / "manifest.json").read_text())
+def manifest(site_artifact):
+    return json.loads((Path(site_artifact) / "manifest.json").read_text())
 
 
 def text_of(page):
@@ -50,6 +51,21 @@ def test_facts_come_from_the_manifest(chapter, manifest):
     assert f"(id {manifest['tokenizer']['special_tokens']['<|im_end|>']})" in text
 
 
+def test_the_post_training_run_is_told_with_its_own_numbers(chapter, manifest):
+    text = text_of(chapter)
+    post = manifest["posttrain"]
+    training, counts = post["training"], post["evaluation"]["counts"]
+    assert f"Over {training['steps']:,} steps" in text
+    assert f"{training['trained_tokens']:,} of them" in text
+    assert f"fell from {training['loss_curve'][0][1]:.2f}" in text
+    assert f"to {training['loss_curve'][-1][1]:.3f} in the last" in text
+    rate = {key: f"{100 * c['passed'] / c['of']:.0f}%" for key, c in counts.items()}
+    assert f"with the right arguments {rate['tool_call']} of the time" in text
+    assert f"answered on {rate['think']} of the word problems" in text
+    assert f"predicts {rate['plain_top1']} of the original model's next tokens" in text
+    assert f"stored in {post['bytes'] / 1e6:.1f} MB" in text
+
+
 def test_glossary_terms_are_focusable_tooltips_and_defined(chapter):
     abbrs = re.findall(r'<abbr tabindex="0" title="([^"]+)">([^<]+)</abbr>', chapter)
     found = {term.lower() for _, term in abbrs}
@@ -60,9 +76,9 @@ def test_glossary_terms_are_focusable_tooltips_and_defined(chapter):
     assert glossary.count("<dt>") == 7
 
 
-def test_reads_without_javascript(chapter, default_artifact):
+def test_reads_without_javascript(chapter, site_artifact):
     text = text_of(chapter)
-    demos = json.loads((Path(default_artifact) / "demos.json").read_text())
+    demos = json.loads((Path(site_artifact) / "demos.json").read_text())
     first = next(iter(demos["lanes"].values()))
     for lane in first.values():
         assert "".join(lane["text"].split())[:30] in "".join(text.split())

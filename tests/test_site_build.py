@@ -18,8 +18,8 @@ from site_plugins.runtime.plugin import VENDORED
 
 
 @pytest.fixture(scope="module")
-def manifest(default_artifact):
-    return json.loads((Path(default_artifact) / "manifest.json").read_text())
+def manifest(site_artifact):
+    return json.loads((Path(site_artifact) / "manifest.json").read_text())
 
 
 def test_runtime_is_vendored_and_nothing_else(site):

@@ -20,7 +20,7 @@ from .glossary import mark
 
 W, H = 480, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 32
-EXAMPLES = (("tool", "Tool call"), ("think", "Think block"))
+EXAMPLES = (("think", "Think block"), ("tool", "Tool call"))   # the first is shown first
 CHECKS = (  # evaluation key, what it measures, target
     ("tool_call", "Tools on, a tool is needed: a well-formed call of the right tool with the right arguments", 0.8),
     ("no_call", "Tools on, no tool is needed: no call", 0.8),
@@ -48,7 +48,7 @@ def initial_state(options, ctx):
         samples[kind] = rows["tokens"]
     training = post["training"]
     return {"absent": False, "model": manifest["model"]["name"], "scale": options.get("scale", "linear"),
-            "example": options.get("example", "tool"), "curve": training["loss_curve"],
+            "example": options.get("example", EXAMPLES[0][0]), "curve": training["loss_curve"],
             "window": training["loss_window"], "steps": training["steps"], "samples": samples,
             "evaluation": post.get("evaluation")}
 

@@ -15,7 +15,7 @@ from mkdocs.plugins import BasePlugin
 
 from .config import ModelsConfig
 
-REBUILD = "run `python -m export` to rebuild it"
+REBUILD = "run `python -m export --adapter posttrain/smollm2-think-tools` (the site's model) to rebuild it"
 
 
 def sha256_file(path: Path) -> str:
