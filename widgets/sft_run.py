@@ -21,6 +21,10 @@ from .glossary import mark
 W, H = 480, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 32
 EXAMPLES = (("think", "Think block"), ("tool", "Tool call"))   # the first is shown first
+UNSCORED = {  # what each example's model read without being scored on it
+    "think": "The system prompt, the question and the think opener the app writes",
+    "tool": "The system prompt, the tools block, the question and the tool's result",
+}
 CHECKS = (  # evaluation key, what it measures, target
     ("tool_call", "Tools on, a tool is needed: a well-formed call of the right tool with the right arguments", 0.8),
     ("no_call", "Tools on, no tool is needed: no call", 0.8),
@@ -111,8 +115,10 @@ def _example(state) -> str:
     rows = state["samples"][state["example"]]
     trained = sum(r[3] for r in rows)
     tokens = "".join(token_span(r) for r in rows)
+    legend = (f"Green tokens carried the loss: {trained} of {len(rows)}. {UNSCORED[state['example']]} "
+              f"were read but never scored.")
     return (f'<div class="llmb-tv-raw llmb-tv-mask" data-testid="sft-example">{tokens}</div>'
-            f'<p class="llmb-legend">{mark(escape(f"Green tokens carried the loss: {trained} of {len(rows)}. The system prompt, the tools block, the question and the tool result were read but never scored."))}</p>')
+            f'<p class="llmb-legend">{mark(escape(legend))}</p>')
 
 
 def _evaluation(state) -> str:
@@ -125,10 +131,10 @@ def _evaluation(state) -> str:
         met = "met" if rate >= target else "missed"
         rows.append(f'<tr data-check="{key}"><td>{escape(what)}</td><td>{rate:.0%} ({c["passed"]}/{c["of"]})</td>'
                     f'<td>{target:.0%}</td><td>{met}</td></tr>')
-    return ('<table class="llmb-eval"><caption>Held-out evaluation of the exported model (greedy, through the '
+    return ('<div class="llmb-eval"><table><caption>Held-out evaluation of the exported model (greedy, through the '
             'same chat loop as the live chat): cities, time zones, expressions and phrasings the training '
             'data never contained</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th>'
-            f'<th scope="col">Target</th><th scope="col"></th></tr></thead><tbody>{"".join(rows)}</tbody></table>')
+            f'<th scope="col">Target</th><th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _buttons(action, current, choices, label) -> str:
