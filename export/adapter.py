@@ -95,5 +95,5 @@ def load(folder) -> Adapter:
         if a.shape[0] != rank or b.shape[1] != rank:
             raise ExportError(f"adapter: {n} has rank {a.shape[0]}x{b.shape[1]}, recipe says {rank}")
     sha = file_sha256(npz)
-    return Adapter(folder.name, sha, npz.stat().st_size, rank, alpha, recipe.get("template", "qwen3_tools.jinja"), weights,
-                   recipe, losses, trained_tokens)
+    return Adapter(folder.name, sha, npz.stat().st_size, rank, alpha, recipe.get("template", "qwen3_tools.jinja"),
+                   weights, recipe, losses, trained_tokens)

@@ -142,8 +142,7 @@ def test_distillation_matches_the_frozen_model_under_its_own_template():
     plain = [dataclasses.replace(e, kind="plain") for e in data.examples("train", 30, 0, answer)
              if e.kind in ("plain", "no_tool")][:6]
     sequences = [sft.encode(TOK, TEMPLATE, e) for e in plain]
-    teachers = {i: sft.encode(TOK, original, dataclasses.replace(e, tools=None, enable_thinking=None))
-                for i, e in enumerate(plain)}
+    teachers = {i: sft.encode_for_teacher(TOK, original, e) for i, e in enumerate(plain)}
     assert all(teachers[i][0] != sequences[i][0] for i in teachers)     # the templates differ
 
     def kl(model):
@@ -163,8 +162,8 @@ def test_distillation_matches_the_frozen_model_under_its_own_template():
     history = sft.train(model, sequences, steps=30, lr=3e-3, seed=0, teachers=teachers, log=lambda m: None)
     assert all("kl" in h for h in history)
     assert kl(model) < 0.5 * before, (before, kl(model))
-    other = sft.encode(TOK, original, dataclasses.replace(plain[0], messages=plain[0].messages[:2] + [
-        {"role": "assistant", "content": "Something else entirely."}], tools=None, enable_thinking=None))
+    other = sft.encode_for_teacher(TOK, original, dataclasses.replace(plain[0], messages=plain[0].messages[:2] + [
+        {"role": "assistant", "content": "Something else entirely."}]))
     with pytest.raises(ValueError, match="reply tokens differ"):
         sft.distill_loss(model, sft._logits(model, ids), ids, trained, other)
 

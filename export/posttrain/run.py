@@ -4,7 +4,6 @@ The folder holds ``adapter.npz`` (float16 A and B per adapted weight), ``recipe.
 dataset mix and size, LoRA rank and alpha, steps, learning rate, template) and
 ``training_log.json`` (the loss of every step).
 """
-import dataclasses
 import hashlib
 import json
 from pathlib import Path
@@ -52,7 +51,7 @@ def sft_run(model, tokenizer, template: str, out: Path, *, examples: int, steps:
     log(f"sft: building {examples} examples (seed {seed})")
     train_set = data.examples("train", examples, seed, answer)
     sequences = [sft.encode(tokenizer, template, e) for e in train_set]
-    teachers = {i: sft.encode(tokenizer, answer_template, dataclasses.replace(e, tools=None, enable_thinking=None))
+    teachers = {i: sft.encode_for_teacher(tokenizer, answer_template, e)
                 for i, e in enumerate(train_set) if distill and e.kind in ("plain", "no_tool")}
     history = sft.train(model, sequences, steps=steps, lr=lr, seed=seed, config=config, teachers=teachers, log=log)
     out.mkdir(parents=True, exist_ok=True)

@@ -38,6 +38,13 @@ def encode(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
     return [r.id for r in records], [r.trained for r in records]
 
 
+def encode_for_teacher(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
+    """``encode`` as the frozen model reads the example for distillation: under ``template`` (its
+    own), which knows neither tools nor thinking, so neither is passed."""
+    import dataclasses
+    return encode(tokenizer, template, dataclasses.replace(example, tools=None, enable_thinking=None))
+
+
 def add_lora(model, config: LoraConfig, seed: int) -> list:
     """Wrap the target linears of ``model`` in place; return the new trainable parameters."""
     import torch
