@@ -156,7 +156,9 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
                                                      "seed": 3, "examples": 30, "steps": 130, "lr": 1e-3,
                                                      "trained_tokens": 999}))
     losses = [round(1.0 / (1 + 0.1 * s), 5) for s in range(130)]
-    (adapter / "training_log.json").write_text(json.dumps({"steps": [{"step": s + 1, "loss": v} for s, v in enumerate(losses)]}))
+    tokens = [7 + s % 5 for s in range(130)]
+    (adapter / "training_log.json").write_text(json.dumps({"steps": [
+        {"step": s + 1, "loss": v, "tokens": t} for s, (v, t) in enumerate(zip(losses, tokens))]}))
 
     out = export.build(folder, preset="fp32", out=tmp_path / "artifact", verify=False, adapter=adapter)
     chunks = [PROMPT] + [[t] for t in DECODE]
@@ -175,13 +177,14 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     plain_manifest = json.loads((tmp_path / "plain" / "manifest.json").read_text())
     assert post["original_chat_template"] == plain_manifest["chat_template"]
     training = post["training"]
-    assert (training["steps"], training["trained_tokens"], training["loss_window"]) == (130, 999, 2)
+    assert (training["steps"], training["trained_tokens"], training["loss_window"]) == (130, sum(tokens), 2)
     assert training["loss_curve"][0] == [2, pytest.approx((losses[0] + losses[1]) / 2, abs=1e-5)]
     assert training["loss_curve"][-1] == [130, pytest.approx((losses[128] + losses[129]) / 2, abs=1e-5)]
     assert len(training["loss_curve"]) == 65
     train = data.examples("train", 30, 3, answer=lambda q: "")
+    trained_order = [train[i] for i in sft.order(30, 130, 3)]
     for kind in ("tool", "think"):
-        first = next(e for e in train if e.kind == kind)
+        first = next(e for e in trained_order if e.kind == kind)
         assert post["samples"][kind] == {"messages": first.messages, **first.render_options()}
 
 
