@@ -1,7 +1,7 @@
 """The chat in a real browser, timed: page load to readable text, Pyodide boot, model fetch and
 session create (first visit: network; second: Cache API), time to first token and decode tokens/s.
 
-    python bench/bench_browser.py                 # WASM, the default artifact (export.build())
+    python bench/bench_browser.py                 # WASM, the site's model (the export with its adapter)
     python bench/bench_browser.py --webgpu        # also WebGPU (SwiftShader here: correctness, not speed)
     python bench/bench_browser.py --site site     # an existing build instead of building one
 
@@ -32,7 +32,8 @@ def build_site(out: Path) -> Path:
     import export
     from site_builder import config_with, mkdocs_build
 
-    run = mkdocs_build(config_with(out, artifact=export.build()))
+    from export.build import SITE_ADAPTER
+    run = mkdocs_build(config_with(out, artifact=export.build(adapter=SITE_ADAPTER)))
     if run.returncode:
         sys.exit(run.stderr)
     return out / "site"

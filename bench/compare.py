@@ -59,11 +59,18 @@ def workload(folder: Path, tokens: int, short: int, long: int) -> tuple[dict, di
 
 
 def build_site(artifact: Path) -> Path:
+    """The site's pages and runtime with a chapter page that holds only the live chat: the
+    compared model may be any artifact (the plain export, to match wllama's GGUF), while the real
+    chapter needs the post-trained one for its facts."""
     sys.path.insert(0, str(ROOT / "tests"))
     from site_builder import config_with, mkdocs_build
 
     out = Path(tempfile.mkdtemp(prefix="llmb-bench-"))
-    run = mkdocs_build(config_with(out, artifact=artifact))
+    docs = out / "docs"
+    docs.mkdir()
+    (docs / "index.md").write_text("# Benchmark\n\n[The chat](chapter.md)\n", encoding="utf-8")
+    (docs / "chapter.md").write_text("# Chat\n\n```widget\nname: live_chat\n```\n", encoding="utf-8")
+    run = mkdocs_build(config_with(out, artifact=artifact, docs=docs))
     if run.returncode:
         sys.exit(run.stderr[-3000:])
     return out / "site"

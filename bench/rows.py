@@ -1,7 +1,8 @@
 """The four rows of bench/compare.py, each one run of the shared workload (see loop.py):
 
 - ``native``: the widgets loop on native onnxruntime, in a child process (its own peak memory);
-- ``pyodide``: the site's chapter page, its Pyodide and onnxruntime-web WASM (threads on);
+- ``pyodide``: a chapter page holding the site's live chat, its Pyodide and onnxruntime-web WASM
+  (threads on);
 - ``plain_js``: the same session code (runtime/llmb-model.js) under a bare JavaScript loop;
 - ``wllama``: the peer on the GGUF file the artifact comes from.
 

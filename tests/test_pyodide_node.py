@@ -26,7 +26,7 @@ PYODIDE = ROOT / "node_modules" / "pyodide"
 NATIVE = {"torch", "transformers", "tokenizers", "onnxruntime", "onnx", "onnxscript", "numpy", "playwright",
           "export", "gguf", "mkdocs", "yaml", "site_plugins", "accelerate", "subprocess", "multiprocessing"}
 # Fixtures that export a model (torch) or build the site.
-NATIVE_FIXTURES = ("default_artifact", "fp32_artifact")
+NATIVE_FIXTURES = ("default_artifact", "fp32_artifact", "site_artifact")
 # Pure-Python distributions the tests import, bundled with their metadata (pytest finds the
 # hypothesis plugin through its entry point).
 DISTRIBUTIONS = ["pytest", "pluggy", "iniconfig", "packaging", "pygments", "sortedcontainers", "jinja2", "markupsafe"]
