@@ -63,14 +63,14 @@ def templates(manifest) -> list:
     model runs with (the manifest's), then a second for comparison: the template a post-trained
     model had before, or else a Qwen3-style one with thinking and tools."""
     from .chat_template import load
-    own = manifest["chat_template"]
-    features = own.get("features", {})
-    shipped = ("shipped", own["text"], bool(features.get("think")), bool(features.get("tools")))
+
+    def entry(key, template):   # a manifest template: {"text", "features": {"think", "tools"}}
+        features = template.get("features", {})
+        return key, template["text"], bool(features.get("think")), bool(features.get("tools"))
+
     original = (manifest.get("posttrain") or {}).get("original_chat_template")
-    if original:
-        f = original.get("features", {})
-        return [shipped, ("original", original["text"], bool(f.get("think")), bool(f.get("tools")))]
-    return [shipped, ("qwen3", load(QWEN3), True, True)]
+    second = entry("original", original) if original else ("qwen3", load(QWEN3), True, True)
+    return [entry("shipped", manifest["chat_template"]), second]
 
 
 def variants(ctx) -> dict:
@@ -116,20 +116,24 @@ def update(state, action, value):
     if action == "view" and value in {v for v, _ in VIEWS}:
         s["view"] = value
     elif action == "template" and value in features:
-        s["template"], s["note"] = value, ""
-        s["think"] = s["think"] and features[value]["think"]
-        s["tools"] = s["tools"] and features[value]["tools"]
+        _use(s, value)
+        s["note"] = ""
     elif action in ("think", "tools") and value in ("on", "off"):
         s[action] = value == "on"
         if s[action] and not features[s["template"]][action]:
             before = s["template"]
-            s["template"] = next(key for key, f in features.items() if f[action])
-            s["think"] = s["think"] and features[s["template"]]["think"]
-            s["tools"] = s["tools"] and features[s["template"]]["tools"]
+            _use(s, next(key for key, f in features.items() if f[action]))
             what = "thinking mode" if action == "think" else "tool support"
             s["note"] = (f"The {template_label(s, before)} has no {what}, so the view switched to the "
                          f"{template_label(s, s['template'])}.")
     return s
+
+
+def _use(s, key):
+    """Switch ``s`` to template ``key``, turning off what that template cannot show."""
+    s["template"] = key
+    s["think"] = s["think"] and s["templates"][key]["think"]
+    s["tools"] = s["tools"] and s["templates"][key]["tools"]
 
 
 def template_label(state, key) -> str:
