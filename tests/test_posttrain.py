@@ -196,6 +196,7 @@ def test_the_committed_adapter_meets_the_targets_on_held_out_prompts(site_artifa
     assert (SITE_ADAPTER / "adapter.npz").stat().st_size <= 10_000_000
     assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
     result = post["evaluation"]
+    assert result["targets"] == TARGETS
     kinds = [e.kind for e in data.examples("heldout", result["examples"], result["seed"], answer=lambda q: "")]
     assert result["counts"]["tool_call"]["of"] == kinds.count("tool") > 10
     assert result["counts"]["think"]["of"] == kinds.count("think") > 5

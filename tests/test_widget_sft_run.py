@@ -20,7 +20,8 @@ TEMPLATE = load("qwen3_tools.jinja")
 # What an export's evaluation writes; the widget only lays it out.
 EVALUATION = {"rates": {"tool_call": 0.8125, "no_call": 1.0, "think": 0.8889, "plain_top1": 0.8},
               "counts": {"tool_call": {"passed": 13, "of": 16}, "no_call": {"passed": 10, "of": 10},
-                         "think": {"passed": 8, "of": 9}, "plain_top1": {"passed": 4, "of": 5}}}
+                         "think": {"passed": 8, "of": 9}, "plain_top1": {"passed": 4, "of": 5}},
+              "targets": {"tool_call": 0.8, "no_call": 0.8, "think": 0.8, "plain_top1": 0.9}}
 
 
 @pytest.fixture(scope="module")
@@ -92,11 +93,14 @@ def test_highlighted_tokens_are_the_ones_the_run_trained(ctx, state, kind):
 
 def test_evaluation_table_reads_the_manifest(state):
     html = S.render(state)
-    for key, _, target in S.CHECKS:
+    for key in S.CHECKS:
         row = re.search(rf'<tr data-check="{key}">(.*?)</tr>', html).group(1)
-        c = EVALUATION["counts"][key]
-        assert f'({c["passed"]}/{c["of"]})' in row
+        c, target = EVALUATION["counts"][key], EVALUATION["targets"][key]
+        assert f'({c["passed"]}/{c["of"]})' in row and f"<td>{target:.0%}</td>" in row
         assert row.endswith("<td>met</td>" if EVALUATION["rates"][key] >= target else "<td>missed</td>")
+    # a target the evaluation raises is the one the table judges by
+    stricter = dict(state, evaluation={**EVALUATION, "targets": {**EVALUATION["targets"], "no_call": 1.01}})
+    assert re.search(r'<tr data-check="no_call">.*?</tr>', S.render(stricter)).group(0).endswith("<td>missed</td></tr>")
 
 
 def test_contract_json_state_balanced_html_labelled_controls(state):

@@ -25,12 +25,12 @@ UNSCORED = {  # what each example's model read without being scored on it
     "think": "The system prompt, the question and the think opener the app writes",
     "tool": "The system prompt, the tools block, the question and the tool's result",
 }
-CHECKS = (  # evaluation key, what it measures, target
-    ("tool_call", "Tools on, a tool is needed: a well-formed call of the right tool with the right arguments", 0.8),
-    ("no_call", "Tools on, no tool is needed: no call", 0.8),
-    ("think", "Thinking on: the think block closes and an answer follows", 0.8),
-    ("plain_top1", "Both off: next-token agreement with the original model on its own plain replies", 0.9),
-)
+CHECKS = {  # evaluation key: what it measures (its target comes with the evaluation)
+    "tool_call": "Tools on, a tool is needed: a well-formed call of the right tool with the right arguments",
+    "no_call": "Tools on, no tool is needed: no call",
+    "think": "Thinking on: the think block closes and an answer follows",
+    "plain_top1": "Both off: next-token agreement with the original model on its own plain replies",
+}
 
 
 def initial_state(options, ctx):
@@ -76,11 +76,14 @@ def axis(curve, scale) -> tuple:
 
 def points(curve, scale, low, high) -> list:
     """Plot coordinates of each [step, loss] pair; the last step sits at the right edge."""
-    last = curve[-1][0]
     f = (lambda v: math.log10(max(v, low))) if scale == "log" else (lambda v: v)
     span = (f(high) - f(low)) or 1.0
-    return [(LEFT + (W - LEFT - RIGHT) * step / last, TOP + (H - TOP - BOTTOM) * (1 - (f(loss) - f(low)) / span))
+    return [(_x(step, curve[-1][0]), TOP + (H - TOP - BOTTOM) * (1 - (f(loss) - f(low)) / span))
             for step, loss in curve]
+
+
+def _x(step, last) -> float:
+    return LEFT + (W - LEFT - RIGHT) * step / last
 
 
 def _ticks(low, high, scale) -> list:
@@ -102,8 +105,7 @@ def _svg(state) -> str:
         parts.append(f'<line class="tick" x1="{LEFT}" x2="{W - RIGHT}" y1="{y:.1f}" y2="{y:.1f}"/>'
                      f'<text class="tick" x="{LEFT - 4}" y="{y + 3:.1f}" text-anchor="end">{label}</text>')
     for step in (0, state["steps"] // 2, state["steps"]):
-        x = LEFT + (W - LEFT - RIGHT) * step / curve[-1][0]
-        parts.append(f'<text class="tick" x="{x:.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">{step}</text>')
+        parts.append(f'<text class="tick" x="{_x(step, curve[-1][0]):.1f}" y="{H - BOTTOM + 14}" text-anchor="middle">{step}</text>')
     parts.append(f'<text class="tick" x="{(LEFT + W - RIGHT) / 2:.0f}" y="{H - 4}" text-anchor="middle">step</text>')
     parts.append('<polyline class="loss" points="' + " ".join(f"{x:.1f},{y:.1f}" for x, y in pts) + '"/>')
     parts.append("</svg>")
@@ -126,8 +128,8 @@ def _evaluation(state) -> str:
     if not ev:
         return '<p class="llmb-note">This export did not evaluate the adapter.</p>'
     rows = []
-    for key, what, target in CHECKS:
-        c, rate = ev["counts"][key], ev["rates"][key]
+    for key, what in CHECKS.items():
+        c, rate, target = ev["counts"][key], ev["rates"][key], ev["targets"][key]
         met = "met" if rate >= target else "missed"
         rows.append(f'<tr data-check="{key}"><td>{escape(what)}</td><td>{rate:.0%} ({c["passed"]}/{c["of"]})</td>'
                     f'<td>{target:.0%}</td><td>{met}</td></tr>')

@@ -123,7 +123,8 @@ def evaluate(adapted_folder, original_folder, n: int = 40, seed: int = 1, log=pr
     rates = {k: round(ok / max(seen, 1), 4) for k, (ok, seen) in counts.items()}
     rates["plain_top1"] = round(agree / max(total, 1), 4)
     return {"rates": rates, "counts": {k: {"passed": ok, "of": seen} for k, (ok, seen) in counts.items()}
-            | {"plain_top1": {"passed": agree, "of": total}}, "examples": n, "seed": seed, "samples": samples}
+            | {"plain_top1": {"passed": agree, "of": total}}, "targets": dict(TARGETS), "examples": n, "seed": seed,
+            "samples": samples}
 
 
 TARGETS = {"tool_call": 0.8, "no_call": 0.8, "think": 0.8, "plain_top1": 0.9}

@@ -49,7 +49,6 @@ def posttrain_facts(manifest: dict) -> dict:
         "posttrain_examples": f"{training['examples']:,}",
         "posttrain_steps": f"{training['steps']:,}",
         "posttrain_trained_tokens": f"{training['trained_tokens']:,}",
-        "posttrain_loss_window": str(training["loss_window"]),
         "posttrain_loss_start": f"{curve[0][1]:.2f}",
         "posttrain_loss_end": f"{curve[-1][1]:.3f}",
         "posttrain_rank": str(post["rank"]),
