@@ -46,7 +46,8 @@ def cache_entries(spec: ModelSpec):
 
 def lora_for(adapter, names, out_sizes):
     """One low-rank branch for a fused projection: the adapters of ``names`` stacked (A rows,
-    block-diagonal B) with the adapter's scale, or None when none of them is adapted."""
+    block-diagonal B) with the adapter's scale and the graph's switch input, or None when none
+    of them is adapted."""
     pairs = [adapter.pair(n) if adapter else None for n in names]
     if not any(p is not None for p in pairs):
         return None
@@ -60,7 +61,12 @@ def lora_for(adapter, names, out_sizes):
             a[i * rank:(i + 1) * rank] = pair[0]
             b[row:row + size, i * rank:(i + 1) * rank] = pair[1]
         row += size
-    return a, b, adapter.scale
+    return a, b, adapter.scale, ADAPTER_SWITCH
+
+
+# The graph input that turns an adapter's branches on (1.0) or off (0.0: exactly the original model),
+# float32 [1]; present only in graphs exported with an adapter.
+ADAPTER_SWITCH = "adapter_scale"
 
 
 def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant=True,
@@ -70,6 +76,8 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
     g = Graph(f"{spec.architecture}-decoder")
     types = layer_types(spec)
     ids = g.input("input_ids", INT64, [1, "sequence"])
+    if adapter is not None:
+        g.input(ADAPTER_SWITCH, FLOAT, [1])
     for _, _, past, _, shape in cache_entries(spec):
         g.input(past, FLOAT, shape)
     lin = lambda name: for_linear(weights[name], preset, keep_source_quant)  # noqa: E731
@@ -188,9 +196,10 @@ def _mlp(g, spec, lin, x, sums, lp, hp, adapter=None):
                   f"{hp}/mlp/down_proj", sums, lora_for(adapter, [f"{m}.down_proj.weight"], [spec.hidden_size]))
 
 
-def cache_io(spec: ModelSpec) -> dict:
+def cache_io(spec: ModelSpec, adapter=None) -> dict:
     """The manifest's names and cache layout for this graph."""
-    return {"inputs": {"input_ids": "input_ids", "position_ids": None, "attention_mask": None},
+    return {"inputs": {"input_ids": "input_ids", "position_ids": None, "attention_mask": None,
+                       "adapter_scale": ADAPTER_SWITCH if adapter is not None else None},
             "outputs": {"logits": "logits"},
             "cache": [{"layer": i, "kind": kind, "input": past, "output": present, "dtype": "float32",
                        "shape": shape}

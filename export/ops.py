@@ -28,17 +28,20 @@ def _f32(g: Graph, name, path):
 
 def linear(g: Graph, x, w, path, block_sums=None, lora=None):
     """y = x @ w.T for any weight format. ``block_sums`` caches sum-over-blocks of ``x``;
-    ``lora`` = (A [r, k], B [n, r], scale) adds the low-rank branch ((x @ A.T) @ B.T) * scale."""
+    ``lora`` = (A [r, k], B [n, r], scale, switch) adds the low-rank branch
+    ((x @ A.T) * switch) @ B.T * scale, where ``switch`` is a graph input: 0 gives exactly
+    ``y`` (the branch adds zeros), 1 the adapted projection."""
     y = _linear(g, x, w, path, block_sums)
     if lora is None:
         return y
-    a, b, scale = lora
-    # float16 in the file like the adapter itself; the casts and the scaling are constant
+    a, b, scale, switch = lora
+    # float16 in the file like the adapter itself; the casts and the constant scaling are
     # nodes that the session folds once when it loads
     a_t = _f32(g, g.init(f"{path}.lora_a_t", np.ascontiguousarray(a.T.astype(np.float16))), f"{path}/lora_a")
     b_t = _f32(g, g.init(f"{path}.lora_b_t", np.ascontiguousarray(b.T.astype(np.float16))), f"{path}/lora_b")
     b_t = g.node("Mul", [b_t, g.init(f"{path}.lora_scale", np.array(scale, np.float32))], f"{path}/lora_b")
-    down = g.node("MatMul", [x, a_t], f"{path}/lora_down")
+    # the switch scales the rank-wide intermediate, the cheapest place in the branch
+    down = g.node("Mul", [g.node("MatMul", [x, a_t], f"{path}/lora_down"), switch], f"{path}/lora_switch")
     return g.node("Add", [y, g.node("MatMul", [down, b_t], f"{path}/lora_up")], f"{path}/lora")
 
 

@@ -64,16 +64,24 @@ def torch_logits(model, ids):
         return model(torch.tensor([ids])).logits[0].double().numpy()
 
 
+def adapter_feeds(io, scale: float = 1.0) -> dict:
+    """The adapter switch input of a graph exported with an adapter ({} for one without):
+    verification compares the adapted graph, switch on, with the adapted torch reference."""
+    name = io["inputs"].get("adapter_scale")
+    return {name: np.array([scale], np.float32)} if name else {}
+
+
 def onnx_logits(session, io, prompt, continuation):
     """Logits predicting each continuation token: one prefill call reads the prompt, then
     one-token decode calls on the returned cache read the continuation (teacher forcing), so
     both paths the site uses are compared. The graph returns the last position only."""
+    switch = adapter_feeds(io)
     past = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], np.float32)
             for c in io["cache"]}
     out_names = [io["outputs"]["logits"]] + [c["output"] for c in io["cache"]]
     rows = []
     for chunk in [prompt] + [[t] for t in continuation[:-1]]:
-        feeds = {io["inputs"]["input_ids"]: np.array([chunk], np.int64), **past}
+        feeds = {io["inputs"]["input_ids"]: np.array([chunk], np.int64), **switch, **past}
         logits, *caches = session.run(out_names, feeds)
         rows.append(logits[0, -1].astype(np.float64))
         past = {c["input"]: v for c, v in zip(io["cache"], caches)}

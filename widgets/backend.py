@@ -32,6 +32,12 @@ class Backend(Protocol):
     """What the generation loop needs from a model runtime."""
 
     vocab_size: int  # number of scores per position (the width of the logits)
+    adapter_scale: float  # the post-training adapter's switch: 0 = the original model, 1 = adapted
+
+    def set_adapter_scale(self, scale: float) -> bool:
+        """Switch the adapter branch (see ``check_adapter_scale``). The cache was computed under
+        the old setting, so a change empties it; returns whether it changed."""
+        ...
 
     @property
     def length(self) -> int:
@@ -88,13 +94,29 @@ def check_feed(length: int, n: int, max_length: int) -> None:
         raise ValueError(f"cache would hold {length + n} > {max_length} tokens")
 
 
+def check_adapter_scale(has_adapter: bool, scale: float) -> None:
+    """The one rule for switching an adapter: 0 is always allowed (the model as it was before
+    post-training), anything else needs a graph exported with an adapter.
+
+    >>> check_adapter_scale(True, 1.0)
+    >>> check_adapter_scale(False, 1.0)
+    Traceback (most recent call last):
+    ValueError: this model was exported without an adapter; its adapter scale can only be 0
+    """
+    if not has_adapter and scale != 0:
+        raise ValueError("this model was exported without an adapter; its adapter scale can only be 0")
+
+
 class CountingBackend:
     """A deterministic pure-Python backend for tests and docs: the score of token ``t`` after a
     last token ``x`` is high for ``t == (x + 1) % vocab_size`` and falls with distance. It
-    counts every token fed, so tests can check cache reuse."""
+    counts every token fed, so tests can check cache reuse. With ``adapter=True`` it has a
+    switchable "adapter" (off at first, like an exported adapter) that favours ``x + 2`` instead."""
 
-    def __init__(self, vocab_size: int = 32, max_length: int = 1024, scores=None):
+    def __init__(self, vocab_size: int = 32, max_length: int = 1024, scores=None, adapter: bool = False):
         self.vocab_size = vocab_size
+        self._adapter = adapter
+        self.adapter_scale = 0.0
         self._max_length = max_length
         self._scores = scores or _next_id_scores
         self.ids: list = []
@@ -115,7 +137,8 @@ class CountingBackend:
         self.ids.extend(ids)
         self.fed += len(ids)
         self.feeds += 1
-        self._last = self._scores(self.ids, self.vocab_size)
+        self._last = self._scores(self.ids + [self.ids[-1] + 1] if self.adapter_scale else self.ids,
+                                  self.vocab_size)
 
     async def top(self, n: int) -> Candidates:
         from .sampling import top_candidates
@@ -131,6 +154,14 @@ class CountingBackend:
 
     def reset(self) -> None:
         self.truncate(0)
+
+    def set_adapter_scale(self, scale: float) -> bool:
+        check_adapter_scale(self._adapter, scale)
+        if scale == self.adapter_scale:
+            return False
+        self.adapter_scale = scale
+        self.reset()
+        return True
 
 
 def _next_id_scores(ids: list, vocab_size: int) -> list:

@@ -29,7 +29,7 @@ import json
 import js
 from pyodide.ffi import create_proxy, jsnull
 
-from .backend import check_feed
+from .backend import check_adapter_scale, check_feed
 from .generation import Generator
 from .manifest import Manifest
 from .sampling import Candidates
@@ -53,6 +53,14 @@ class BrowserBackend:
     @property
     def length(self) -> int:
         return int(self._session.length)
+
+    @property
+    def adapter_scale(self) -> float:
+        return float(self._session.adapterScale)
+
+    def set_adapter_scale(self, scale: float) -> bool:
+        check_adapter_scale(bool(self._session.hasAdapter), scale)
+        return bool(self._session.setAdapterScale(float(scale)))
 
     @property
     def max_length(self) -> int:

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 
-from .backend import check_feed
+from .backend import check_adapter_scale, check_feed
 from .manifest import Manifest
 from .sampling import Candidates
 
@@ -54,6 +54,9 @@ class NativeBackend:
         self._outputs = [spec.logits] + [c.output for c in spec.cache]
         self._cache_types = [types[c.input] for c in spec.cache]
         self._rewindable = all(c.past_axis is not None for c in spec.cache)
+        self._switch = spec.adapter_scale
+        # An adapter export starts as the original model, as the live chat does with its toggles off.
+        self.adapter_scale = 0.0
         self.reset()
 
     @classmethod
@@ -87,6 +90,8 @@ class NativeBackend:
             feeds[self._pos_name] = np.arange(self._length, self._length + n, dtype=self._pos_type)[None]
         if self._mask_name:
             feeds[self._mask_name] = np.ones((1, self._length + n), dtype=self._mask_type)
+        if self._switch:
+            feeds[self._switch] = np.array([self.adapter_scale], dtype=np.float32)
         for c, v in zip(self._cache, self._values):
             feeds[c.input] = v
         logits, *values = self.session.run(self._outputs, feeds)
@@ -108,6 +113,14 @@ class NativeBackend:
         kth = np.partition(row, -n)[-n]
         ids = np.flatnonzero(row >= kth)
         return Candidates(ids=ids.tolist(), logits=row[ids].tolist())
+
+    def set_adapter_scale(self, scale: float) -> bool:
+        check_adapter_scale(self._switch is not None, scale)
+        if scale == self.adapter_scale:
+            return False
+        self.adapter_scale = float(scale)
+        self.reset()
+        return True
 
     def truncate(self, n: int) -> int:
         if n >= self._length:

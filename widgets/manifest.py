@@ -42,6 +42,12 @@ def _need(d: dict, key: str, where: str):
     return d[key]
 
 
+def _template(tpl: dict, where: str) -> "ChatTemplateInfo":
+    features = tpl.get("features", {})
+    return ChatTemplateInfo(text=_need(tpl, "text", where), think=bool(features.get("think", False)),
+                            tools=bool(features.get("tools", False)))
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str  # display name, e.g. "SmolLM2-135M-Instruct"
@@ -101,9 +107,22 @@ class OnnxInfo:
     attention_mask: str | None
     logits: str  # ...and the logits output, [1, seq, vocab] float32
     cache: tuple  # CacheSpec per cache tensor, in graph order
+    adapter_scale: str | None = None  # float32 [1] input switching the adapter off (0) or on (1)
     sha256: str = ""
     bytes: int = 0
     quantization: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PosttrainInfo:
+    """The LoRA adapter an artifact was exported with; its graph can switch it off."""
+
+    adapter: str  # the adapter folder's name
+    bytes: int  # size of the adapter file
+    parameters: int  # trained parameters
+    rank: int
+    system: str | None  # the system message every training conversation had (None: none)
+    original_chat_template: ChatTemplateInfo  # the model's own template, for the adapter off
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,7 @@ class Manifest:
     chat_template: ChatTemplateInfo
     onnx: OnnxInfo
     raw: dict  # the whole parsed file, for fields this view does not type (verification, files...)
+    posttrain: PosttrainInfo | None = None  # None for an export without an adapter
 
     @classmethod
     def from_dict(cls, d: dict) -> "Manifest":
@@ -131,13 +151,7 @@ class Manifest:
             pad_id=tok.get("pad_id"),
             stop_ids=tuple(_need(tok, "stop_ids", "tokenizer")),
         )
-        tpl = _need(d, "chat_template", "")
-        features = tpl.get("features", {})
-        template = ChatTemplateInfo(
-            text=_need(tpl, "text", "chat_template"),
-            think=bool(features.get("think", False)),
-            tools=bool(features.get("tools", False)),
-        )
+        template = _template(_need(d, "chat_template", ""), "chat_template")
         ox = _need(d, "onnx", "")
         inputs = _need(ox, "inputs", "onnx")
         cache = tuple(
@@ -154,11 +168,22 @@ class Manifest:
             attention_mask=inputs.get("attention_mask"),
             logits=_need(_need(ox, "outputs", "onnx"), "logits", "onnx.outputs"),
             cache=cache,
+            adapter_scale=inputs.get("adapter_scale"),
             sha256=ox.get("sha256", ""),
             bytes=ox.get("bytes", 0),
             quantization=dict(ox.get("quantization", {})),
         )
-        return cls(model=model_info, tokenizer=tokenizer, chat_template=template, onnx=onnx, raw=d)
+        post = d.get("posttrain")
+        posttrain = None
+        if post:
+            posttrain = PosttrainInfo(
+                adapter=_need(post, "adapter", "posttrain"), bytes=int(post.get("bytes", 0)),
+                parameters=int(post.get("parameters", 0)), rank=int(post.get("rank", 0)),
+                system=post.get("system"),
+                original_chat_template=_template(_need(post, "original_chat_template", "posttrain"),
+                                                 "posttrain.original_chat_template"))
+        return cls(model=model_info, tokenizer=tokenizer, chat_template=template, onnx=onnx, raw=d,
+                   posttrain=posttrain)
 
     @classmethod
     def from_json(cls, text: str) -> "Manifest":

@@ -153,7 +153,19 @@ class ModelSession {
     this.kind = kind;
     this.vocabSize = vocabSize;
     this.threads = kind === "wasm" ? ort.env.wasm.numThreads : 0;
+    // The adapter switch (widgets/backend.py): off at first, the original model, as the chat's
+    // toggles start.
+    this.hasAdapter = Boolean(io.inputs.adapter_scale);
+    this.adapterScale = 0;
     this.reset();
+  }
+
+  // A new scale makes the cache stale: it was computed with the other weights. Returns whether it changed.
+  setAdapterScale(scale) {
+    if (scale === this.adapterScale) return false;
+    this.adapterScale = scale;
+    this.reset();
+    return true;
   }
 
   get length() {
@@ -181,6 +193,9 @@ class ModelSession {
     }
     if (io.inputs.attention_mask) {
       feeds[io.inputs.attention_mask] = new ort.Tensor("int64", new BigInt64Array(start + n).fill(1n), [1, start + n]);
+    }
+    if (this.hasAdapter) {
+      feeds[io.inputs.adapter_scale] = new ort.Tensor("float32", Float32Array.of(this.adapterScale), [1]);
     }
     io.cache.forEach((c, i) => { feeds[c.input] = this.past[i]; });
     const out = await this.session.run(feeds);
