@@ -19,7 +19,6 @@ import pytest
 
 from site_builder import ROOT, config_with, mkdocs_build
 from widgets import live_chat
-from widgets.chat import Chat
 from widgets.generation import GenerationConfig, Generator
 from widgets.manifest import Manifest
 from widgets.sampling import GREEDY
@@ -152,14 +151,17 @@ def ask(page, text, timeout=MODEL_MS):
     return [int(t) for t in reply.get_attribute("data-token-ids").split()], reply
 
 
-def native_greedy(folder, manifest, messages, config, **chat_options):
-    """The same widgets loop (Chat -> Generator) on native onnxruntime; the last round's ids of
-    each turn."""
+def native_greedy(folder, manifest, messages, config, think=False, tools=False):
+    """The live chat's own loop (chat_mode -> Chat -> Generator) on native onnxruntime, with the
+    toggles as given; the last round's ids of each turn."""
     from widgets.backend_native import NativeBackend
+    from widgets.chat_mode import mode_for, open_chat
+    from widgets.tools import default_toolbox
 
     info = Manifest.from_dict(manifest)
     tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
-    chat = Chat.from_manifest(info, tokenizer, NativeBackend.from_artifact(folder), **chat_options)
+    generator = Generator(NativeBackend.from_artifact(folder), tokenizer.id_to_bytes, info.tokenizer.stop_ids)
+    chat, _ = open_chat(mode_for(info, think, tools), generator, tokenizer, default_toolbox())
 
     async def turns():
         return [(await chat.send(m, config)).rounds[-1].ids for m in messages]
@@ -167,6 +169,13 @@ def native_greedy(folder, manifest, messages, config, **chat_options):
     # Playwright's sync API owns this thread's event loop.
     with ThreadPoolExecutor(1) as pool:
         return pool.submit(asyncio.run, turns()).result()
+
+
+@pytest.fixture(scope="module")
+def plain(default_artifact):
+    """The plain export (no adapter): the original model the default chat must equal."""
+    folder = Path(default_artifact)
+    return folder, json.loads((folder / "manifest.json").read_text())
 
 
 def test_pyodide_boots_after_the_text_and_isolation_gives_threads(wasm, base_url, artifact):
@@ -204,23 +213,26 @@ def test_python_survives_instant_navigation(wasm, base_url):
     page.close()
 
 
-def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, artifact):
-    folder, manifest = artifact
+def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, artifact, plain):
+    """Both toggles off, the chat is the original model: its greedy ids equal the plain export's
+    (no adapter at all) through the same loop natively."""
     context, watch = wasm
     page = open_chat(context, watch, base_url)
+    assert page.inner_text('[data-testid="chat-model"]') == "Answering: the original SmolLM2-135M-Instruct"
     page.select_option('select[data-action="backend"]', "wasm")
     status = load_model(page)
     assert "WASM, 2 threads" in status or "WASM, 3 threads" in status or "WASM, 4 threads" in status
     assert "downloaded" in status
-    assert len(watch.model_requests(manifest)) == 1
+    assert len(watch.model_requests(artifact[1])) == 1
     set_range(page, "temperature", 0)
     first, reply = ask(page, PROMPT)
     second, _ = ask(page, "And of Italy?")  # the second turn reuses the cache of the first
     assert reply.inner_text().strip() not in ("", "Model")
-    assert " tokens/s" in page.inner_text(STATUS)
+    assert " tokens/s" in page.inner_text(STATUS) and "Switched" not in page.inner_text(STATUS)
     page.locator('input[data-action="show_raw"]').check()
     raw = page.inner_text('[data-testid="chat-raw"]')
     assert "<|im_start|>user\nAnd of Italy?<|im_end|>" in raw and raw.count("<|im_start|>assistant") >= 2
+    assert "named SmolLM" in raw and "<think>" not in raw     # the original template's own system prompt
     page.screenshot(path=str(RESULTS / "chat-light.png"), full_page=False)
     page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
     page.wait_for_function("document.body.getAttribute('data-md-color-scheme') === 'slate'")
@@ -228,9 +240,7 @@ def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, art
     page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
     page.close()
     settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
-    think_off = {"enable_thinking": False} if manifest["chat_template"]["features"].get("think") else {}
-    expected = native_greedy(folder, manifest, [PROMPT, "And of Italy?"], live_chat.generation_config(settings),
-                             **think_off)
+    expected = native_greedy(*plain, [PROMPT, "And of Italy?"], live_chat.generation_config(settings))
     assert [first, second] == expected
 
 
@@ -240,20 +250,25 @@ THINK_QUESTION = "A shelf holds 30 books and there are 11 shelves. How many book
 
 
 def test_tools_and_thinking_work_in_the_browser_like_native(wasm, base_url, artifact):
-    """With Tools on, the post-trained model calls the calculator, the page runs it and the model
-    answers from its result; with Think on, it reasons in a collapsed block and then answers.
-    Greedy token ids equal native onnxruntime's through the same widgets loop."""
-    from widgets.tools import default_toolbox
-
+    """With Tools on, the chat switches the adapter on (and says so), the post-trained model calls
+    the calculator, the page runs it and the model answers from its result; with Think on, it
+    reasons in a collapsed block and then answers. Greedy token ids equal native onnxruntime's
+    through the same widgets loop."""
     folder, manifest = artifact
     assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
+    post = manifest["posttrain"]
     context, watch = wasm
     page = open_chat(context, watch, base_url)
     page.select_option('select[data-action="backend"]', "wasm")
     load_model(page)
     set_range(page, "temperature", 0)
     page.locator('input[data-action="tools"]').check()
+    share = 100 * post["parameters"] / manifest["model"]["parameters"]
+    adapted = (f"SmolLM2-135M-Instruct with the post-training adapter ({post['bytes'] / 1e6:.1f} MB, "
+               f"{post['parameters'] / 1e6:.1f} million parameters, {share:.1f}% of the weights)")
+    assert page.inner_text('[data-testid="chat-model"]') == f"Answering: {adapted}"
     tool_ids, _ = ask(page, TOOL_QUESTION)
+    assert page.inner_text(STATUS).startswith(f"Switched to {adapted}; the model's cache was cleared.")
     call = page.locator(".llmb-msg--call").last.inner_text()
     assert "<function=calculate>" in call and "(34 - 8) * 4" in call
     assert page.locator(".llmb-msg--tool pre").last.inner_text() == TOOL_RESULT
@@ -261,14 +276,14 @@ def test_tools_and_thinking_work_in_the_browser_like_native(wasm, base_url, arti
     page.locator('input[data-action="tools"]').uncheck()
     page.locator('input[data-action="think"]').check()
     think_ids, reply = ask(page, THINK_QUESTION)
+    assert "Switched" not in page.inner_text(STATUS)      # still the adapter: the cache was kept
     assert reply.locator('[data-testid="chat-think"]').count() == 1
     assert reply.inner_text().strip()
     page.close()
     settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
     config = live_chat.generation_config(settings)
-    assert [tool_ids] == native_greedy(folder, manifest, [TOOL_QUESTION], config, tools=default_toolbox(),
-                                       enable_thinking=False)
-    assert [think_ids] == native_greedy(folder, manifest, [THINK_QUESTION], config, enable_thinking=True)
+    assert [tool_ids] == native_greedy(folder, manifest, [TOOL_QUESTION], config, tools=True)
+    assert [think_ids] == native_greedy(folder, manifest, [THINK_QUESTION], config, think=True)
 
 
 def test_stop_ends_a_streaming_reply(wasm, base_url):
@@ -355,14 +370,14 @@ def test_webgpu_short_greedy_run_matches_native(playwright, base_url, artifact):
         const py = llmb.pyodide;
         const run = py.runPythonAsync(`
 from widgets import backend_browser as bb
-from widgets.chat import Chat
+from widgets.chat_mode import mode_for, open_chat
 from widgets.generation import GenerationConfig
 from widgets.sampling import GREEDY
+from widgets.tools import default_toolbox
 
 async def short_run(prompt, n, path):
     model = await bb.load_model(path, "auto")
-    chat = Chat.from_manifest(model.info, model.tokenizer, model.backend)
-    chat.generator = model.generator
+    chat, _ = open_chat(mode_for(model.info, False, True), model.generator, model.tokenizer, default_toolbox())
     reply = await chat.send(prompt, GenerationConfig(n, GREEDY))
     return [model.kind, reply.rounds[-1].ids]
 short_run
@@ -373,7 +388,7 @@ short_run
     }""", [PROMPT, n, path])
     kind, ids = got
     assert kind == "webgpu"
-    assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY))
+    assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY), tools=True)
     context.close()
     assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
 

@@ -79,6 +79,7 @@ def update(state, action, value):
 
 async def run(state, action, value, runtime):
     """Regenerate both real lanes in the browser, greedily, and compare them token by token."""
+    from .chat_mode import mode_for
     from .demos import lane_prompts
     from .generation import Generator
     if action != "run" or state["phase"] != "idle":
@@ -94,7 +95,9 @@ async def run(state, action, value, runtime):
 
     try:
         model = await runtime.load_model(s["model"]["path"], "auto", progress)
-        ids = lane_prompts(model.tokenizer, model.info.chat_template.text, prompt)
+        # the model a reader chats with by default, as at build time (widgets/demos.py)
+        model.backend.set_adapter_scale(0.0)
+        ids = lane_prompts(model.tokenizer, mode_for(model.info).template, prompt)
         for lane, _ in LANES:
             pre = s["lanes"][prompt][lane]
             live = {"text": "", "ids": [], "match": None}
@@ -113,6 +116,7 @@ async def run(state, action, value, runtime):
                         match=ids[lane] == pre["prompt_ids"] and result.ids == pre["ids"])
             if result.finish_reason == "cancelled":
                 break
+        model.generator.forget()  # the chat's generator must not trust the shared cache now
     except Exception as e:  # the reader sees why; the precomputed lanes stay as they were
         s.update(phase="idle", status=f"Could not run the model here: {e}")
         yield s

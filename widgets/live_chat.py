@@ -20,8 +20,7 @@ import time
 
 from . import safe_markdown
 from .chat import Chat
-from .generation import GenerationConfig
-from .sampling import SamplingConfig
+from .chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
 from .tools import default_toolbox
 
 RUN_ACTIONS = ("load", "send")
@@ -39,6 +38,7 @@ def initial_state(options: dict, ctx: dict) -> dict:
     files = manifest.get("files", {})
     template = manifest.get("chat_template", {})
     features = template.get("features", {})
+    system = options.get("system")
     return {
         "model": {
             "name": model.get("name", "the model"),
@@ -47,15 +47,18 @@ def initial_state(options: dict, ctx: dict) -> dict:
         },
         "template": template.get("text", ""),
         "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
-        "system": options.get("system"),
+        "system": system,
+        # which model answers with both toggles off, and with either on (widgets/chat_mode.py)
+        "who": {"off": mode_for(manifest, system=system).who, "on": mode_for(manifest, True, True, system).who}
+        if model else {},
         "phase": "idle",  # idle | loading | ready | generating
         "progress": None,  # {"file", "loaded", "total", "source"} while loading
         "backend": {"choice": options.get("backend", "auto"), "active": "", "threads": 0, "note": ""},
         "settings": {
-            "temperature": float(options.get("temperature", 0.6)),
-            "top_p": float(options.get("top_p", 0.9)),
-            "repetition_penalty": float(options.get("repetition_penalty", 1.1)),
-            "max_new_tokens": int(options.get("max_new_tokens", 256)),
+            "temperature": float(options.get("temperature", DEFAULT_SETTINGS["temperature"])),
+            "top_p": float(options.get("top_p", DEFAULT_SETTINGS["top_p"])),
+            "repetition_penalty": float(options.get("repetition_penalty", DEFAULT_SETTINGS["repetition_penalty"])),
+            "max_new_tokens": int(options.get("max_new_tokens", DEFAULT_SETTINGS["max_new_tokens"])),
             "think": False,
             "tools": False,
         },
@@ -67,15 +70,6 @@ def initial_state(options: dict, ctx: dict) -> dict:
         "status": "The model is not loaded yet.",
         "stats": {"ttft_ms": None, "tok_s": None, "tokens": 0},
     }
-
-
-def generation_config(settings: dict) -> GenerationConfig:
-    """The sampling the chat uses; temperature 0 is greedy (as in the equality tests)."""
-    return GenerationConfig(
-        max_new_tokens=settings["max_new_tokens"],
-        sampling=SamplingConfig(temperature=settings["temperature"], top_p=settings["top_p"],
-                                repetition_penalty=settings["repetition_penalty"]),
-    )
 
 
 def _mb(n: int) -> str:
@@ -109,13 +103,14 @@ def update(state: dict, action: str, value) -> dict:
 
 
 def _chat(state: dict, model) -> tuple:
-    """A Chat on the loaded model holding the state's messages, and a function that turns the
-    chat's messages back into the state's (keeping token ids and finish reasons of old turns)."""
-    settings, features = state["settings"], state["features"]
-    chat = Chat.from_manifest(model.info, model.tokenizer, model.backend, system=state["system"],
-                              enable_thinking=settings["think"] if features["think"] else None,
-                              tools=default_toolbox() if settings["tools"] and features["tools"] else None)
-    chat.generator = model.generator  # shared per model: it knows what the cache holds
+    """A Chat on the loaded model holding the state's messages, configured for the toggles
+    (widgets/chat_mode.py: the original model, or the adapter), whether that switch emptied the
+    model's cache, and a function that turns the chat's messages back into the state's (keeping
+    token ids and finish reasons of old turns)."""
+    settings = state["settings"]
+    mode = mode_for(model.info, settings["think"], settings["tools"], state["system"])
+    # the generator is shared per model: it knows what the cache holds
+    chat, reset = open_chat(mode, model.generator, model.tokenizer, default_toolbox())
     pairs = [({"role": m["role"], "content": m["content"]}, m) for m in state["messages"]]
     chat.messages += [plain for plain, _ in pairs]
 
@@ -124,7 +119,7 @@ def _chat(state: dict, model) -> tuple:
         facts = {id(plain): old for plain, old in pairs}
         return [{**facts.get(id(m), {}), **m} for m in chat.messages[chat._first_turn():]]
 
-    return chat, shown
+    return chat, reset, shown
 
 
 async def _load(s: dict, runtime):
@@ -152,9 +147,10 @@ async def _load(s: dict, runtime):
 
 async def _send(s: dict, text: str, runtime):
     model = await runtime.load_model(s["model"]["path"], s["backend"]["choice"])
-    chat, shown = _chat(s, model)
+    chat, reset, shown = _chat(s, model)
     s["messages"].append({"role": "user", "content": text})
-    s.update(draft="", pending="", phase="generating", status="Thinking…")
+    switched = f"Switched to {_who(s)}; the model's cache was cleared. " if reset else ""
+    s.update(draft="", pending="", phase="generating", status=switched + "Thinking…")
     runtime.show(s)
     started = time.perf_counter()
     first = []
@@ -193,7 +189,7 @@ async def _send(s: dict, text: str, runtime):
     note = {"cancelled": " (stopped)", "length": " (length limit)", "context": " (context window full)"}
     rate = f", {tok_s:.1f} tokens/s" if tok_s else ""
     s.update(phase="ready", pending="",
-             status=f"{tokens} tokens{rate}{note.get(last.finish_reason, '')}.")
+             status=f"{switched}{tokens} tokens{rate}{note.get(last.finish_reason, '')}.")
     return s
 
 
@@ -261,6 +257,12 @@ def _toggle(s: dict, name: str, label: str) -> str:
             f'{checked}{disabled}> {label}</label>{reason}</span>')
 
 
+def _who(s: dict) -> str:
+    """Which model answers the next message, in words."""
+    on = s["settings"]["think"] or s["settings"]["tools"]
+    return s["who"].get("on" if on else "off", "")
+
+
 def render(s: dict) -> str:
     phase, settings = s["phase"], s["settings"]
     e = html.escape
@@ -298,6 +300,7 @@ def render(s: dict) -> str:
     if s["show_raw"]:
         text = s["raw"] or "Send a message to see the exact string the model reads, special tokens included."
         raw = f'<pre class="llmb-chat__raw" data-testid="chat-raw">{e(text)}</pre>'
+    who = f'<p class="llmb-chat__who" data-testid="chat-model">Answering: {e(_who(s))}</p>' if s["who"] else ""
     stats = s["stats"]
     data = "".join(f' data-{k.replace("_", "-")}="{v:.2f}"' for k, v in stats.items() if isinstance(v, float))
     return (
@@ -305,7 +308,7 @@ def render(s: dict) -> str:
         f'<div class="llmb-chat__bar">{"".join(bar)}</div>'
         f'<div class="llmb-chat__log" role="log" aria-live="polite" data-scroll-key="log">{_messages(s)}</div>'
         f'<div class="llmb-chat__compose">{compose}</div>'
-        f'<div class="llmb-chat__knobs">{knobs}</div>{raw}'
+        f'<div class="llmb-chat__knobs">{knobs}</div>{who}{raw}'
         f'<p class="llmb-chat__status" role="status" data-testid="chat-status" data-phase="{phase}"{data}>{e(s["status"])}</p>'
         "</section>"
     )

@@ -1,0 +1,68 @@
+"""The adapter as a runtime switch, on the site's real artifact: with the switch at 0 the graph is
+exactly the plain export (greedy ids identical through the chat loop on the parity conversations),
+at 1 it is the post-trained model; and the chat with both toggles off answers as the original."""
+
+import asyncio
+import json
+
+from test_generation_parity import CONVERSATIONS
+from widgets.backend_native import NativeBackend
+from widgets.chat import Chat
+from widgets.chat_mode import mode_for, open_chat
+from widgets.generation import GenerationConfig, Generator
+from widgets.manifest import Manifest
+from widgets.sampling import GREEDY
+from widgets.tokenizer import Tokenizer
+from widgets.tools import default_toolbox
+
+MAX_NEW = 32
+
+
+def replies(folder, scale):
+    """Greedy ids of every turn of the parity conversations, through Chat -> Generator, with the
+    adapter at ``scale`` and the original model's template."""
+    manifest = Manifest.load(folder)
+    post = manifest.posttrain
+    template = post.original_chat_template.text if post else manifest.chat_template.text
+    tokenizer = Tokenizer.from_file(folder / manifest.tokenizer.file)
+    backend = NativeBackend.from_artifact(folder)
+    backend.set_adapter_scale(scale)
+    generator = Generator(backend, tokenizer.id_to_bytes, manifest.tokenizer.stop_ids)
+
+    async def run():
+        out = []
+        for system, turns in CONVERSATIONS:
+            chat = Chat(generator, tokenizer, template, system=system)
+            for text in turns:
+                out.append((await chat.send(text, GenerationConfig(MAX_NEW, GREEDY))).rounds[-1].ids)
+        return out
+    return asyncio.run(run())
+
+
+def test_switch_at_zero_is_the_plain_export_token_for_token(default_artifact, site_artifact):
+    site = Manifest.load(site_artifact)
+    assert site.onnx.adapter_scale == "adapter_scale" and Manifest.load(default_artifact).onnx.adapter_scale is None
+    plain = replies(default_artifact, 0.0)
+    assert replies(site_artifact, 0.0) == plain
+    # switched on, the same graph is the post-trained model, which answers differently somewhere
+    adapted = replies(site_artifact, 1.0)
+    assert adapted != plain and sum(a == b for a, b in zip(adapted, plain)) < len(plain)
+
+
+def test_the_default_chat_is_the_original_model(default_artifact, site_artifact):
+    """Toggles off: the original template (with its default system prompt) and the adapter off,
+    so the site's chat answers exactly as the plain export under its own template."""
+    site = Manifest.load(site_artifact)
+    mode = mode_for(site)
+    assert mode.adapter_scale == 0.0 and mode.template == json.loads(
+        (default_artifact / "manifest.json").read_text())["chat_template"]["text"]
+    tokenizer = Tokenizer.from_file(site_artifact / site.tokenizer.file)
+
+    def ask(folder, manifest):
+        generator = Generator(NativeBackend.from_artifact(folder), tokenizer.id_to_bytes, manifest.tokenizer.stop_ids)
+        chat, _ = open_chat(mode_for(manifest), generator, tokenizer, default_toolbox())
+        return asyncio.run(chat.send("What is the capital of France?", GenerationConfig(48, GREEDY))).text
+
+    original = ask(default_artifact, Manifest.load(default_artifact))
+    assert ask(site_artifact, site) == original
+    assert "Paris" in original
