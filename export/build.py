@@ -26,7 +26,9 @@ def log_stderr(message: str):
 COMMON_CODE = ("adapter.py", "build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
                "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
-ADAPTER_CODE = ("posttrain/data.py", "posttrain/evaluate.py")    # the evaluation an adapter export runs
+# the evaluation an adapter export runs (its chat configuration included)
+ADAPTER_CODE = ("posttrain/data.py", "posttrain/evaluate.py", "posttrain/freegen.py", "posttrain/plain.py",
+                "../widgets/chat_mode.py")
 
 
 def code_hash(kind: str, adapter: bool = False) -> str:
@@ -146,14 +148,20 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
 
 
 def _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log):
-    """Held-out think/tools rates of the adapted artifact against the same export without the
-    adapter, printed and recorded in the manifest's posttrain section."""
+    """Held-out think/tools rates of the adapted artifact, and free-running plain replies in each
+    chat configuration against the same export without the adapter, printed and recorded in the
+    manifest's posttrain section."""
+    from .posttrain import freegen
     from .posttrain.evaluate import evaluate, table
     original = build(path, preset, keep_source_quant=keep_source_quant, log=log)
     log("export: evaluating the adapter on held-out prompts")
     result = evaluate(tmp, original, log=log)
     log("export: post-training evaluation\n" + table(result))
     manifest["posttrain"]["evaluation"] = result
+    log("export: free generation on held-out plain questions")
+    free = freegen.evaluate(tmp, original, log=log)
+    log("export: free generation (answered / looped / wrong language)\n" + freegen.table(free))
+    manifest["posttrain"]["free_generation"] = free
     (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
 
 
@@ -176,7 +184,7 @@ def _apply_adapter(src, adapter, log):
 def _graph(src, preset, keep_source_quant, log, adapter=None):
     from .decoder import build_decoder, cache_io
     model = build_decoder(src.spec, src.weights, preset, keep_source_quant, src.inv_freq, adapter)
-    return model.SerializeToString(), cache_io(src.spec)
+    return model.SerializeToString(), cache_io(src.spec, adapter)
 
 
 def quantization(src, preset, keep_source_quant) -> dict:

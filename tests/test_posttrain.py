@@ -204,7 +204,30 @@ def test_the_committed_adapter_meets_the_targets_on_held_out_prompts(site_artifa
         assert result["rates"][key] >= target, (key, result["rates"][key], result["counts"][key])
 
 
+def test_the_site_chat_is_never_worse_than_the_checkpoint_on_free_running_replies(site_artifact):
+    """The export's free-generation evaluation of the committed adapter: with both toggles off
+    the chat is the original model (every greedy reply identical), and with Tools or Think on
+    the adapter keeps the original's answer rate and loop rate within the targets."""
+    import json
+
+    from export.posttrain import freegen
+    from export.posttrain.plain import HELDOUT
+    free = json.loads((site_artifact / "manifest.json").read_text())["posttrain"]["free_generation"]
+    assert free["items"] == len(HELDOUT) >= 80 and len(free["seeds"]) >= 3
+    assert free["targets"] == freegen.TARGETS and free["cap"] == freegen.CAP
+    rows = free["rows"]
+    assert rows["off"]["identical_greedy"] == free["items"]
+    assert rows["off"]["counts"] == rows["original"]["counts"]
+    for name in ("original", "tools", "think"):
+        assert rows[name]["counts"]["greedy"]["of"] == free["items"]
+        assert rows[name]["counts"]["sampled"]["of"] == free["items"] * len(free["seeds"])
+    assert freegen.verdict(rows) == free["verdict"]
+    for name in ("tools", "think"):
+        assert free["verdict"][name]["passed"], (name, free["verdict"][name], rows[name]["counts"])
+
+
 def test_worked_examples_in_docstrings():
     import doctest
-    for module in (data, sft):
+    from export.posttrain import freegen, plain
+    for module in (data, sft, plain, freegen):
         assert doctest.testmod(module).failed == 0, module.__name__

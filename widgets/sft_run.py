@@ -29,7 +29,14 @@ CHECKS = {  # evaluation key: what it measures (its target comes with the evalua
     "tool_call": "Tools on, a tool is needed: a well-formed call of the right tool with the right arguments",
     "no_call": "Tools on, no tool is needed: no call",
     "think": "Thinking on: the think block closes and an answer follows",
-    "plain_top1": "Both off: next-token agreement with the original model on its own plain replies",
+    "plain_top1": "Tools on, no tool needed: next-token agreement with the original model on its own "
+                  "plain replies (teacher-forced; secondary)",
+}
+FREE_ROWS = {  # free-generation row: what it is
+    "original": "The original model, its own template",
+    "off": "This site's chat, Think and Tools off (the adapter switched off)",
+    "tools": "Tools on, a plain question (adapter on)",
+    "think": "Think on, a plain question (adapter on)",
 }
 
 
@@ -54,7 +61,7 @@ def initial_state(options, ctx):
     return {"absent": False, "model": manifest["model"]["name"], "scale": options.get("scale", "linear"),
             "example": options.get("example", EXAMPLES[0][0]), "curve": training["loss_curve"],
             "window": training["loss_window"], "steps": training["steps"], "samples": samples,
-            "evaluation": post.get("evaluation")}
+            "evaluation": post.get("evaluation"), "free": post.get("free_generation")}
 
 
 def update(state, action, value):
@@ -129,14 +136,49 @@ def _evaluation(state) -> str:
         return '<p class="llmb-note">This export did not evaluate the adapter.</p>'
     rows = []
     for key, what in CHECKS.items():
-        c, rate, target = ev["counts"][key], ev["rates"][key], ev["targets"][key]
-        met = "met" if rate >= target else "missed"
+        if key not in ev["counts"]:
+            continue
+        c, rate, target = ev["counts"][key], ev["rates"][key], ev["targets"].get(key)
+        met = "—" if target is None else "met" if rate >= target else "missed"
         rows.append(f'<tr data-check="{key}"><td>{escape(what)}</td><td>{rate:.0%} ({c["passed"]}/{c["of"]})</td>'
-                    f'<td>{target:.0%}</td><td>{met}</td></tr>')
+                    f'<td>{"none" if target is None else f"{target:.0%}"}</td><td>{met}</td></tr>')
     return ('<div class="llmb-eval"><table><caption>Held-out evaluation of the exported model (greedy, through the '
             'same chat loop as the live chat): cities, time zones, expressions and phrasings the training '
             'data never contained</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th>'
-            f'<th scope="col">Target</th><th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+            f'<th scope="col">Target</th><th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+            + _free(state["free"]))
+
+
+def _pct(c: dict, key: str) -> str:
+    return f"{c[key] / max(c['of'], 1):.0%} ({c[key]}/{c['of']})"
+
+
+def _free(free) -> str:
+    """Free-running replies to held-out plain questions, per chat configuration."""
+    if not free:
+        return ""
+    rows = []
+    for key, what in FREE_ROWS.items():
+        row = free["rows"].get(key)
+        if row is None:
+            continue
+        g, s = row["counts"]["greedy"], row["counts"]["sampled"]
+        v = free["verdict"].get(key)
+        verdict = "—" if v is None else "met" if v["passed"] else "missed"
+        rows.append(f'<tr data-free="{key}"><td>{escape(what)}</td><td>{_pct(g, "answered")}</td>'
+                    f'<td>{_pct(g, "looped")}</td><td>{_pct(s, "answered")}</td><td>{_pct(s, "looped")}</td>'
+                    f'<td>{_pct(s, "wrong_language")}</td><td>{verdict}</td></tr>')
+    t, sampling = free["targets"], free["sampling"]
+    return ('<div class="llmb-eval"><table><caption>Free-running replies to ' + str(free["items"]) + ' held-out plain '
+            'questions (facts, arithmetic, definitions, short instructions, other languages): answered means an '
+            f'accepted answer in the first {free["answer_words"]} words; looped, a run of {free["loop_words"]} words '
+            f'three times or {free["cap"]} tokens. Sampled: the live chat's defaults (temperature '
+            f'{sampling["temperature"]}, top-p {sampling["top_p"]}), {len(free["seeds"])} seeds per question. Target '
+            f'with the adapter on: at least {t["answer_ratio"]:.0%} of the original's answer rate and at most '
+            f'{100 * t["loop_points"]:.0f} points more loops</caption><thead><tr><th scope="col">Chat</th>'
+            '<th scope="col">Answered, greedy</th><th scope="col">Looped, greedy</th><th scope="col">Answered, '
+            'sampled</th><th scope="col">Looped, sampled</th><th scope="col">Wrong language, sampled</th>'
+            f'<th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
 def _buttons(action, current, choices, label) -> str:

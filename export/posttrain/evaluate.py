@@ -8,8 +8,10 @@ than training):
   or time zone asked for; an expression with the same value).
 - ``no_call``: tools on and no tool needed: the reply makes no tool call.
 - ``think``: thinking on: the reply closes the think block and then says something.
-- ``plain_top1``: both off: teacher-forced top-1 agreement with the original artifact on the
-  original's own greedy replies to plain chat prompts (the original under its own template).
+- ``plain_top1`` (a secondary figure, not a gate): tools on and no tool needed, teacher-forced
+  top-1 agreement with the original artifact on the original's own greedy replies to plain chat
+  prompts (the original under its own template). Teacher forcing never lets a model walk into its
+  own loops; ``freegen`` judges plain chat by replies generated freely.
 """
 import asyncio
 
@@ -41,6 +43,7 @@ class Runner:
         return self.tokenizer.encode_with_special_tokens(text)
 
     def reply(self, messages, **options) -> str:
+        self.backend.set_adapter_scale(1.0 if self.manifest.posttrain else 0.0)
         self.backend.reset()
         result = asyncio.run(self.generator.generate(self.prompt_ids(messages, **options),
                                                      GenerationConfig(MAX_NEW_TOKENS, GREEDY)))
@@ -49,6 +52,7 @@ class Runner:
     def top1(self, ids: list[int]) -> list[int]:
         """Argmax after each prefix ids[:k], k = 1..len(ids) (one prefill then decode steps)."""
         async def go():
+            self.backend.set_adapter_scale(1.0 if self.manifest.posttrain else 0.0)
             self.backend.reset()
             out = []
             await self.backend.feed(ids[:1])
@@ -115,7 +119,7 @@ def evaluate(adapted_folder, original_folder, n: int = 40, seed: int = 1, log=pr
         want_reply = original.reply(messages)
         reply_ids = original.tokenizer.encode(want_reply) + [original.manifest.tokenizer.stop_ids[0]]
         base_prompt = original.prompt_ids(messages)
-        new_prompt = adapted.prompt_ids(messages, enable_thinking=False)
+        new_prompt = adapted.prompt_ids(messages, enable_thinking=False, tools=default_toolbox().schemas)
         want = original.top1(base_prompt + reply_ids)[len(base_prompt) - 1:-1]
         got = adapted.top1(new_prompt + reply_ids)[len(new_prompt) - 1:-1]
         agree += sum(a == b for a, b in zip(want, got))
@@ -127,12 +131,13 @@ def evaluate(adapted_folder, original_folder, n: int = 40, seed: int = 1, log=pr
             "samples": samples}
 
 
-TARGETS = {"tool_call": 0.8, "no_call": 0.8, "think": 0.8, "plain_top1": 0.9}
+TARGETS = {"tool_call": 0.8, "no_call": 0.8, "think": 0.8}
 
 
 def table(result: dict) -> str:
     lines = ["| check | rate | target |", "|---|---:|---:|"]
-    for key, target in TARGETS.items():
-        c = result["counts"][key]
-        lines.append(f"| {key} | {result['rates'][key]:.3f} ({c['passed']}/{c['of']}) | {target:.2f} |")
+    for key in result["counts"]:
+        c, target = result["counts"][key], TARGETS.get(key)
+        lines.append(f"| {key} | {result['rates'][key]:.3f} ({c['passed']}/{c['of']}) | "
+                     f"{f'{target:.2f}' if target is not None else 'secondary'} |")
     return "\n".join(lines)

@@ -56,8 +56,17 @@ def posttrain_facts(manifest: dict) -> dict:
         "posttrain_parameters_share": f"{100 * post['parameters'] / manifest['model']['parameters']:.1f}",
         "posttrain_adapter_mb": f"{post['bytes'] / 1e6:.1f}",
     }
+    if training.get("distill_prompts") is not None:
+        facts["posttrain_distill_prompts"] = f"{training['distill_prompts']:,}"
     for key, count in (post.get("evaluation") or {}).get("counts", {}).items():
         facts[f"posttrain_{key}"] = f"{100 * count['passed'] / max(count['of'], 1):.0f}%"
+    free = post.get("free_generation")
+    if free:
+        facts["posttrain_free_items"] = str(free["items"])
+        for name, row in free["rows"].items():
+            sampled = row["counts"]["sampled"]
+            for key in ("answered", "looped"):
+                facts[f"posttrain_free_{name}_{key}"] = f"{100 * sampled[key] / max(sampled['of'], 1):.0f}%"
     return facts
 
 
