@@ -41,6 +41,7 @@ class Adapter:
         return {"adapter": self.name, "sha256": self.sha256, "bytes": self.bytes, "rank": self.rank,
                 "alpha": self.alpha, "weights": len(self.weights),
                 "parameters": sum(a.size + b.size for a, b in self.weights.values()), "template": self.template,
+                "system": self.recipe.get("system"),
                 "training": self.training(), "samples": self.samples()}
 
     def training(self) -> dict:
@@ -49,9 +50,19 @@ class Adapter:
         curve = [[min(i + window, len(self.losses)), round(sum(chunk) / len(chunk), 5)]
                  for i in range(0, len(self.losses), window) for chunk in [self.losses[i:i + window]]]
         return {"examples": r.get("examples"), "steps": len(self.losses), "lr": r.get("lr"),
-                "distill": r.get("distill", False),
+                "distill": r.get("distill", False), "distill_prompts": self.distill_prompts(),
                 "seed": r.get("seed"), "mix": r.get("mix"), "trained_tokens": self.trained_tokens,
                 "loss_window": window, "loss_curve": curve}
+
+    def distill_prompts(self) -> int | None:
+        """How many distinct everyday prompts the run's steps learned the original's replies to."""
+        from .posttrain import data, sft
+        r = self.recipe
+        if not r.get("distill") or not {"seed", "examples", "steps"} <= r.keys():
+            return None
+        examples = data.examples("train", int(r["examples"]), int(r["seed"]), lambda q: "")
+        return len({examples[i].messages[1]["content"] for i in sft.order(len(examples), int(r["steps"]), int(r["seed"]))
+                    if examples[i].kind in data.DISTILLED})
 
     def samples(self) -> dict:
         """The first conversation of the tool and think kinds that the run trained on, regenerated

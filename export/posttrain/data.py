@@ -1,16 +1,21 @@
 """The SFT dataset: seeded conversations in the site's think/tools chat template.
 
-Four kinds, each a list of messages plus the template options it is rendered with:
+Five kinds, each a list of messages plus the template options it is rendered with:
 
 - ``tool``: tools listed, the question needs one; the assistant calls it, the real tool from
   ``widgets.tools`` answers, the assistant states the result.
 - ``no_tool``: tools listed, the question needs none; a plain answer, no call.
 - ``think``: thinking on; a short worked reasoning in the think block, then the answer.
-- ``plain``: both off; a plain answer.
+- ``think_plain``: thinking on, an everyday question; the block closes at once, a plain answer.
+- ``plain``: both off; a plain answer. Training has none: with both toggles off the chat switches
+  the adapter off (widgets/chat_mode.py). The held-out split keeps them for the teacher-forced
+  agreement figure.
 
-Plain answers (``plain`` and ``no_tool``) come from ``answer(question)``, which the training run
-points at the original model's own greedy reply, so that learning the new conventions does not
-teach it different everyday answers. Everything else is computed here.
+Plain answers come from ``answer(question)``, which the training run points at the original
+model's own free-running reply (a pool of hundreds of everyday prompts, ``plain.DISTILL_PROMPTS``),
+so that learning the new conventions does not teach it different everyday answers. Everything
+else is computed here. Every conversation has the system message the original template writes
+when it is given none, so the adapter is trained under the system prompt the original answers under.
 
 Held-out material: the evaluation split uses other cities, time zones, expression shapes and
 question phrasings than the training split, so a passing evaluation is not recall.
@@ -21,6 +26,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from widgets.tools import SAMPLE_WEATHER, calculate, default_toolbox, get_time, get_weather
+
+from .plain import DISTILL_PROMPTS
 
 # Tool results that depend on the clock are computed at this instant, so the data is reproducible.
 FIXED_NOW = datetime(2026, 3, 14, 9, 30, tzinfo=timezone.utc)
@@ -105,13 +112,17 @@ PHRASES = {
     },
 }
 
-SYSTEM = "You are a helpful assistant."
-MIX = (("tool", 4), ("think", 3), ("no_tool", 2), ("plain", 2))   # relative weights of the kinds
+# The default system message of SmolLM2's own template (what the original model answers under).
+SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+MIX = (("tool", 4), ("think", 2), ("no_tool", 3), ("think_plain", 2))   # relative weights of the kinds
+# The held-out split is drawn with the mix every run has been evaluated on, so runs compare.
+HELDOUT_MIX = (("tool", 4), ("think", 3), ("no_tool", 2), ("plain", 2))
+DISTILLED = ("plain", "no_tool", "think_plain")   # kinds whose reply is the original model's own
 
 
 @dataclass
 class Example:
-    kind: str                         # tool | no_tool | think | plain
+    kind: str                         # tool | no_tool | think | think_plain | plain
     messages: list
     tools: list | None = None         # tool schemas when tools are on
     enable_thinking: bool | None = None
@@ -194,17 +205,41 @@ def _think_example(rng, split) -> Example:
     return Example("think", messages, None, True, {"answer": str(total)})
 
 
+def chat_prompts(split: str) -> list[str]:
+    """The everyday questions of a split: training draws from the distillation pool."""
+    return PHRASES[split]["chat"] + (list(DISTILL_PROMPTS) if split == "train" else [])
+
+
 def _chat_example(rng, split, kind, tools, answer) -> Example:
-    question = rng.choice(PHRASES[split]["chat"])
+    question = rng.choice(chat_prompts(split))
+    reply = answer(question)
+    if kind == "think_plain":
+        # an everyday question needs no reasoning: the block closes at once (``teacher_messages``)
+        reply = f"<think>\n\n</think>\n\n{reply}"
     messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
-                {"role": "assistant", "content": answer(question)}]
-    return Example(kind, messages, tools if kind == "no_tool" else None, False)
+                {"role": "assistant", "content": reply}]
+    return Example(kind, messages, tools if kind == "no_tool" else None,
+                   True if kind == "think_plain" else False)
 
 
-def examples(split: str, n: int, seed: int, answer, mix=MIX) -> list[Example]:
-    """``n`` examples of ``split`` ("train" or "heldout"), drawn with ``seed`` in the ``mix`` ratio."""
+def teacher_messages(example: Example) -> list:
+    r"""The conversation as the original model would have had it: no think block in the reply.
+
+    >>> e = Example("think_plain", [{"role": "user", "content": "Hi"},
+    ...                             {"role": "assistant", "content": "<think>\n\n</think>\n\nHello!"}])
+    >>> teacher_messages(e)[-1]["content"]
+    'Hello!'
+    """
+    return [{**m, "content": m["content"].partition("</think>")[2].lstrip("\n")}
+            if m["role"] == "assistant" and "</think>" in m["content"] else m for m in example.messages]
+
+
+def examples(split: str, n: int, seed: int, answer, mix=None) -> list[Example]:
+    """``n`` examples of ``split`` ("train" or "heldout"), drawn with ``seed`` in the ``mix`` ratio
+    (default: ``MIX`` for training, ``HELDOUT_MIX`` for the held-out split)."""
     if split not in PHRASES:
         raise ValueError(f"unknown split {split!r} (train or heldout)")
+    mix = mix or (MIX if split == "train" else HELDOUT_MIX)
     rng = random.Random(seed)
     tools = default_toolbox().schemas
     kinds = [k for k, weight in mix for _ in range(weight)]

@@ -40,9 +40,13 @@ def encode(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
 
 def encode_for_teacher(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
     """``encode`` as the frozen model reads the example for distillation: under ``template`` (its
-    own), which knows neither tools nor thinking, so neither is passed."""
+    own), which knows neither tools nor thinking, so neither is passed, and the reply without the
+    think block the new template adds."""
     import dataclasses
-    return encode(tokenizer, template, dataclasses.replace(example, tools=None, enable_thinking=None))
+
+    from .data import teacher_messages
+    return encode(tokenizer, template, dataclasses.replace(example, messages=teacher_messages(example),
+                                                           tools=None, enable_thinking=None))
 
 
 def add_lora(model, config: LoraConfig, seed: int) -> list:
@@ -137,19 +141,24 @@ def distill_loss(model, logits, ids: list[int], trained: list[bool], teacher: tu
     """KL(teacher || model) over the reply's next-token distributions.
 
     ``teacher`` is (ids, trained) of the same conversation as the frozen model should read it
-    (its original template); the trained tokens are the same reply in both, so each trained
-    position of one lines up with the same token of the other.
+    (its original template); the trained tokens end with the same reply in both, so each trained
+    position of the teacher lines up with one of the student's last trained positions. Student
+    tokens before those (the ``</think>`` that closes an empty think block) are new conventions
+    the teacher never wrote: they get cross-entropy. The loss is the mean over all of them.
     """
     import torch
     t_ids, t_trained = teacher
     mine = [k - 1 for k in range(1, len(ids)) if trained[k]]
     theirs = [k - 1 for k in range(1, len(t_ids)) if t_trained[k]]
-    if [ids[k + 1] for k in mine] != [t_ids[k + 1] for k in theirs]:
+    extra = len(mine) - len(theirs)
+    if extra < 0 or [ids[k + 1] for k in mine[extra:]] != [t_ids[k + 1] for k in theirs]:
         raise ValueError("the teacher's reply tokens differ from the student's")
     with torch.no_grad(), frozen(model):
         target = torch.log_softmax(_logits(model, t_ids)[theirs].float(), -1)
     log_p = torch.log_softmax(logits[mine], -1)
-    return torch.nn.functional.kl_div(log_p, target, log_target=True, reduction="batchmean")
+    kl = torch.nn.functional.kl_div(log_p[extra:], target, log_target=True, reduction="sum")
+    new = -log_p[torch.arange(extra), torch.tensor([ids[k + 1] for k in mine[:extra]], dtype=torch.long)].sum()
+    return (kl + new) / len(mine)
 
 
 def order(n: int, steps: int, seed: int) -> list[int]:
