@@ -1,7 +1,7 @@
 """The chapter in a real browser (Debian's chromium through Playwright), fully offline: every widget
 answers its controls with computed values, keyboard alone operates them, axe-core finds no serious
 or critical violation in either palette, a 375 px screen never scrolls sideways, and the live
-base-vs-assistant run reproduces the build-time lanes token for token.
+base-vs-assistant and before/after runs reproduce the build-time lanes token for token.
 
 Screenshots (light, dark, narrow) go to test-results/.
 """
@@ -159,6 +159,25 @@ def test_live_lanes_equal_the_build_time_lanes(page, site):
     prompt = state["prompts"][state["current"]]
     for lane in ("raw", "chat"):
         assert w.locator(f'[data-lane="{lane}"]').text_content() == state["lanes"][prompt][lane]["text"]
+
+
+def test_before_after_lanes_run_live_like_the_build(page, site):
+    """The adapter off and on, in the browser, on a tools request: both lanes equal the build's
+    token for token, and the adapter-on lane calls the tool where the original does not."""
+    w = widget(page, "adapter_compare")
+    state = embedded_state(site, "adapter_compare")
+    prompt = state["requests"][state["current"]]["prompt"]
+    assert state["requests"][state["current"]]["tools"]
+    lanes = state["lanes"][prompt]
+    assert lanes["off"]["prompt_ids"] == lanes["on"]["prompt_ids"] and lanes["off"]["ids"] != lanes["on"]["ids"]
+    assert "<tool_call>" in lanes["on"]["text"] and "<tool_call>" not in lanes["off"]["text"]
+    press(w.locator('button[data-action="run"]'))
+    page.wait_for_function(
+        "() => /match|differs|Could not/.test(document.querySelector('.llmb-widget[data-widget=adapter_compare] [data-status]').textContent)",
+        timeout=600_000)
+    assert w.locator("[data-status]").text_content() == "Both lanes match the build-time text, token for token."
+    for lane in ("off", "on"):
+        assert w.locator(f'[data-lane="{lane}"]').text_content() == lanes[lane]["text"]
 
 
 def test_axe_after_the_widgets_changed_state(page):

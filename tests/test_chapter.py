@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-WIDGETS = ["base_vs_assistant", "stages", "data_scale", "preference", "template_view", "sft_run", "live_chat",
-           "quick_check"]
+WIDGETS = ["base_vs_assistant", "stages", "data_scale", "preference", "template_view", "sft_run", "adapter_compare",
+           "live_chat", "quick_check"]
 TERMS = ["pretraining", "SFT", "RLHF", "DPO", "chat template", "special token", "tool calling"]
 
 
@@ -62,8 +62,15 @@ def test_the_post_training_run_is_told_with_its_own_numbers(chapter, manifest):
     rate = {key: f"{100 * c['passed'] / c['of']:.0f}%" for key, c in counts.items()}
     assert f"with the right arguments {rate['tool_call']} of the time" in text
     assert f"answered on {rate['think']} of the word problems" in text
-    assert f"predicts {rate['plain_top1']} of the original model's next tokens" in text
     assert f"stored in {post['bytes'] / 1e6:.1f} MB" in text
+    free = post["free_generation"]
+    pct = {name: {key: f"{100 * row['counts']['sampled'][key] / row['counts']['sampled']['of']:.0f}%"
+                  for key in ("answered", "looped")} for name, row in free["rows"].items()}
+    assert (f"On {free['items']} held-out plain questions, sampled as the live chat samples, the original "
+            f"answered {pct['original']['answered']} and looped on {pct['original']['looped']}") in text
+    assert (f"with Tools on it answered {pct['tools']['answered']} and looped on {pct['tools']['looped']}, "
+            f"with Think on {pct['think']['answered']} and {pct['think']['looped']}") in text
+    assert f"answers to {training['distill_prompts']:,} varied questions" in text
 
 
 def test_glossary_terms_are_focusable_tooltips_and_defined(chapter):

@@ -14,7 +14,7 @@ from test_preference import fake_ctx
 MODULES = ["stages", "data_scale", "quick_check", "preference"]
 VOID = {"br", "hr", "img", "input", "meta", "link", "line", "rect", "polyline", "path", "circle", "wbr"}
 ALLOWED_IMPORTS = {"html", "math", "json", "re", "dataclasses", "functools", "itertools", "pathlib",
-                   "typing", "__future__", "jinja2", "markupsafe", "widgets", "asyncio"}
+                   "typing", "__future__", "jinja2", "markupsafe", "widgets", "asyncio", "copy", "time"}
 
 
 class Balance(HTMLParser):
@@ -62,7 +62,7 @@ def test_state_is_json_and_html_is_balanced_with_labelled_controls(name):
             assert "aria-pressed" in attrs or attrs.get("data-action") in ("apply", "reset", "run", "answer")
 
 
-@pytest.mark.parametrize("name", MODULES + ["sft_run"])
+@pytest.mark.parametrize("name", MODULES + ["sft_run", "adapter_compare", "live_chat", "chat_mode"])
 def test_imports_only_what_pyodide_has(name):
     tree = ast.parse((Path(__file__).parents[1] / "widgets" / f"{name}.py").read_text())
     for node in ast.walk(tree):

@@ -5,7 +5,10 @@
     raw prompt and of the chat-formatted prompt (ids and text), made by the same generation loop
     the browser runs, here over native onnxruntime;
   - ``preference``: the log-likelihood the model gives each of the two answers of the preference
-    widget, after the chat-formatted prompt, with their token counts.
+    widget, after the chat-formatted prompt, with their token counts;
+  - ``adapter_lanes`` (a model exported with a post-training adapter): for each request of the
+    before/after widget, the greedy answer with the adapter switched off and on, both reading the
+    same think/tools prompt.
 It is keyed by the model's sha256 and the inputs below, so changing either recomputes it.
 
     python -m widgets.demos artifacts/smollm2-135m-instruct-q4     # (re)compute and print
@@ -21,12 +24,22 @@ import json
 import math
 from pathlib import Path
 
+from .chat_mode import mode_for
 from .generation import GenerationConfig, Generator
 from .sampling import GREEDY
 
-VERSION = 3
+VERSION = 4
 FILE = "demos.json"
 MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
+
+# Requests of the before/after widget: (label, prompt, think, tools). Held-out shapes and phrasings
+# (export/posttrain/data.py): the adapter never trained on these.
+ADAPTER_REQUESTS = (
+    ("Tools: arithmetic", "How much is (17 + 9) * 3?", False, True),
+    ("Tools: local time", "Which time is it now in Denver?", False, True),
+    ("Think: a word problem", "A shelf holds 24 books and there are 7 shelves. How many books are there?", True, False),
+)
+ADAPTER_MAX_NEW_TOKENS = 64
 
 # Prompts of the base-vs-assistant widget.
 PROMPTS = (
@@ -40,7 +53,7 @@ def inputs_key(model_sha256: str) -> str:
     """Hash of everything demos.json depends on."""
     from . import preference
     blob = json.dumps([VERSION, model_sha256, PROMPTS, MAX_NEW_TOKENS, preference.PROMPT,
-                       preference.ANSWERS], sort_keys=True)
+                       preference.ANSWERS, ADAPTER_REQUESTS, ADAPTER_MAX_NEW_TOKENS], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -69,6 +82,29 @@ async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tok
     """The greedy continuation of ``ids``, as the widget stores and compares it."""
     generator = Generator(backend, tokenizer.id_to_bytes, stop_ids)
     result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY))
+    return {"prompt_ids": list(ids), "stop_ids": list(stop_ids), "ids": result.ids, "text": result.text,
+            "finish": result.finish_reason}
+
+
+def adapter_prompt(manifest, tokenizer, prompt: str, think: bool, tools: bool) -> list:
+    """Token ids of a before/after request: the live chat's prompt with Think or Tools on."""
+    from .chat import Chat
+    from .chat_mode import mode_for
+    from .tools import default_toolbox
+    mode = mode_for(manifest, think, tools)
+    chat = Chat(None, tokenizer, mode.template, system=mode.system, enable_thinking=mode.enable_thinking,
+                tools=default_toolbox() if mode.tools else None)
+    chat.messages.append({"role": "user", "content": prompt})
+    return chat.prompt_ids()
+
+
+async def adapter_lane(backend, tokenizer, ids: list, stop_ids: list, scale: float,
+                       max_new_tokens: int = ADAPTER_MAX_NEW_TOKENS, on_text=None, cancel=None) -> dict:
+    """The greedy answer to ``ids`` with the adapter at ``scale`` (0 off, 1 on)."""
+    backend.set_adapter_scale(scale)
+    generator = Generator(backend, tokenizer.id_to_bytes, stop_ids)
+    result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY), on_text=on_text,
+                                      cancel=cancel)
     return {"prompt_ids": list(ids), "stop_ids": list(stop_ids), "ids": result.ids, "text": result.text,
             "finish": result.finish_reason}
 
@@ -104,13 +140,24 @@ async def compute(artifact_dir) -> dict:
     manifest = Manifest.load(folder)
     tokenizer = Tokenizer.from_file(folder / manifest.tokenizer.file)
     backend = NativeBackend.from_artifact(folder)
-    template = manifest.chat_template.text
+    # The lanes and the preference scores are the model a reader chats with by default: Think
+    # and Tools off, which is the original model (adapter off) under its own template.
+    template = mode_for(manifest).template
+    backend.set_adapter_scale(0.0)
     stops = lane_stop_ids(manifest)
     lanes = {}
     for prompt in PROMPTS:
         lanes[prompt] = {}
         for lane, ids in lane_prompts(tokenizer, template, prompt).items():
             lanes[prompt][lane] = await greedy_lane(backend, tokenizer, ids, stops[lane])
+
+    adapter_lanes = {}
+    if manifest.posttrain is not None:
+        for _, prompt, think, tools in ADAPTER_REQUESTS:
+            ids = adapter_prompt(manifest, tokenizer, prompt, think, tools)
+            adapter_lanes[prompt] = {lane: await adapter_lane(backend, tokenizer, ids, stops["chat"], scale)
+                                     for lane, scale in (("off", 0.0), ("on", 1.0))}
+        backend.set_adapter_scale(0.0)
 
     end = manifest.tokenizer.special_tokens.get("<|im_end|>", manifest.tokenizer.stop_ids[0])
     prompt_ids = lane_prompts(tokenizer, template, preference.PROMPT)["chat"]
@@ -124,6 +171,8 @@ async def compute(artifact_dir) -> dict:
         "model": {"name": manifest.model.name, "sha256": manifest.onnx.sha256},
         "max_new_tokens": MAX_NEW_TOKENS,
         "lanes": lanes,
+        "adapter_lanes": adapter_lanes,
+        "adapter_max_new_tokens": ADAPTER_MAX_NEW_TOKENS,
         "preference": {"prompt": preference.PROMPT, "answers": preference.ANSWERS,
                        "logp": logp, "tokens": tokens},
     }

@@ -1,0 +1,151 @@
+"""Before and after post-training: the same tools or think request, answered by the site's model
+with its adapter switched off (the original weights) and on.
+
+Both lanes read exactly the same prompt (the think/tools template, with its tools block or its
+open think block), so the only difference is the adapter. They were generated greedily when the
+page was built, by the chat loop over native onnxruntime (widgets/demos.py); "Run live" runs both
+again in the browser through the same loop and says whether every token matches.
+"""
+
+from __future__ import annotations
+
+import copy
+from html import escape
+
+from .glossary import mark
+
+RUN_ACTIONS = ("run",)
+CANCEL_ACTIONS = ("stop",)
+LANES = (("off", "Adapter off: the original weights"), ("on", "Adapter on: after post-training"))
+
+
+def initial_state(options, ctx):
+    from .demos import ADAPTER_REQUESTS, from_ctx
+    manifest = (ctx or {}).get("manifest") or {}
+    demos = from_ctx(ctx)
+    lanes = demos.get("adapter_lanes")
+    if not lanes:
+        return {"absent": True, "model": manifest.get("model", {}).get("name", "the model")}
+    files = manifest.get("files", {})
+    return {
+        "absent": False,
+        "requests": [{"label": label, "prompt": prompt, "think": think, "tools": tools}
+                     for label, prompt, think, tools in ADAPTER_REQUESTS],
+        "current": int(options.get("request", 0)),
+        "lanes": lanes,
+        "max_new_tokens": demos["adapter_max_new_tokens"],
+        "model": {"name": manifest["model"]["name"], "path": (ctx or {}).get("model_path", ""),
+                  "bytes": sum(f.get("bytes", 0) for f in files.values())},
+        "specials": sorted(manifest.get("tokenizer", {}).get("special_tokens", {}), key=len, reverse=True),
+        "phase": "idle",  # idle | running
+        "live": {},  # lane -> {"text", "ids", "match"} for the current request
+        "status": "",
+    }
+
+
+def update(state, action, value):
+    s = copy.deepcopy(state)
+    if s.get("absent"):
+        return s
+    if action == "request" and value is not None and value.isdigit() and int(value) < len(s["requests"]):
+        if int(value) != s["current"] and s["phase"] == "idle":
+            s["current"], s["live"], s["status"] = int(value), {}, ""
+    elif action == "stop" and s["phase"] == "running":
+        s["status"] = "Stopping…"
+    return s
+
+
+async def run(state, action, value, runtime):
+    """Both lanes again in the browser, greedily, each compared token by token with the build."""
+    from .demos import adapter_lane
+    if action != "run" or state.get("absent") or state["phase"] != "idle":
+        return
+    s = copy.deepcopy(state)
+    prompt = s["requests"][s["current"]]["prompt"]
+    s.update(phase="running", live={}, status="Loading the model…")
+    runtime.show(s)
+
+    def progress(file, loaded, total, source):
+        s["status"] = f"Loading {file}: {loaded / 1e6:.0f} of {total / 1e6:.0f} MB"
+        runtime.show(s)
+
+    try:
+        model = await runtime.load_model(s["model"]["path"], "auto", progress)
+        for lane, _ in LANES:
+            pre = s["lanes"][prompt][lane]
+            live = {"text": "", "ids": [], "match": None}
+            s["live"][lane] = live
+            s["status"] = f"Generating with the adapter {lane}…"
+
+            def on_text(piece, live=live):
+                live["text"] += piece
+                runtime.show(s)
+
+            result = await adapter_lane(model.backend, model.tokenizer, pre["prompt_ids"], pre["stop_ids"],
+                                        1.0 if lane == "on" else 0.0, s["max_new_tokens"], on_text,
+                                        runtime.cancel)
+            live.update(text=result["text"], ids=result["ids"], match=result["ids"] == pre["ids"])
+            if result["finish"] == "cancelled":
+                break
+        # the chat's generator must not trust what it thinks the shared cache holds
+        model.generator.forget()
+    except Exception as e:  # the reader sees why; the precomputed lanes stay as they were
+        s.update(phase="idle", status=f"Could not run the model here: {e}")
+        yield s
+        return
+    done = [d["match"] for d in s["live"].values()]
+    same = len(done) == len(LANES) and all(done)
+    s.update(phase="idle", status="Both lanes match the build-time text, token for token." if same
+             else "The live run differs from the build-time text (see the lanes).")
+    yield s
+
+
+def _specials(text, specials):
+    out = escape(text)
+    for tok in specials:
+        out = out.replace(escape(tok), f'<mark class="llmb-special">{escape(tok)}</mark>')
+    return out
+
+
+def render(state):
+    if state.get("absent"):
+        return (f'<p class="llmb-note">{escape(state["model"])} on this site was exported without a '
+                f'post-training adapter, so there is nothing to compare.</p>')
+    request = state["requests"][state["current"]]
+    prompt = request["prompt"]
+    busy = state["phase"] == "running"
+    picker = "".join(
+        f'<button type="button" class="llmb-btn" data-action="request" data-value="{i}" '
+        f'aria-pressed="{"true" if i == state["current"] else "false"}"{" disabled" if busy else ""}>'
+        f'{escape(r["label"])}</button>' for i, r in enumerate(state["requests"]))
+    lanes = []
+    for kind, title in LANES:
+        pre = state["lanes"][prompt][kind]
+        live = state["live"].get(kind)
+        count = f"{len(pre['ids'])} token{'s' if len(pre['ids']) != 1 else ''}"
+        ended = "ended at its end-of-turn token" if pre["finish"] == "stop" else "cut at the token limit"
+        foot = (f"Real output of {escape(state['model']['name'])}, greedy, computed when this page was "
+                f"built ({count}, {ended}).")
+        text = pre["text"]
+        if live is not None:
+            text = live["text"]
+            foot = {True: "Generated live in your browser: identical to the build-time text, token for token.",
+                    False: "Generated live in your browser: differs from the build-time text.",
+                    None: "Generating live in your browser…"}[live["match"]]
+        lanes.append(f'<section class="llmb-lane llmb-lane--{kind}" aria-label="{escape(title)}">'
+                     f'<h4 class="llmb-lane-title">{escape(title)}</h4>'
+                     f'<pre class="llmb-lane-output" data-lane="{kind}">{_specials(text, state["specials"])}</pre>'
+                     f'<p class="llmb-lane-foot">{foot}</p></section>')
+    what = ("the live chat's prompt with Tools on: the tools block, then this question" if request["tools"]
+            else "the live chat's prompt with Think on: this question, then an open think block")
+    mb = state["model"]["bytes"] / 1e6
+    run = (f'<button type="button" class="llmb-btn llmb-btn--primary" data-action="run"'
+           f'{" disabled" if busy else ""}>Run both live in your browser'
+           f'{f" (loads the model, {mb:.0f} MB)" if mb else ""}</button>')
+    stop = '<button type="button" class="llmb-btn" data-action="stop">Stop</button>' if busy else ""
+    return (f'<div class="llmb-bva llmb-compare">'
+            f'<div class="llmb-row" role="group" aria-label="Request">{picker}</div>'
+            f'<p class="llmb-legend">“{escape(prompt)}” Both lanes read {mark(escape(what))}.</p>'
+            f'<div class="llmb-lanes">{"".join(lanes)}</div>'
+            f'<div class="llmb-row">{run}{stop}<span class="llmb-status" role="status" '
+            f'data-status>{escape(state["status"])}</span></div></div>')
