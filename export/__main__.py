@@ -1,3 +1,5 @@
 from .cli import main
 
-raise SystemExit(main())
+# Guarded: the free-generation evaluation starts worker processes, which import this module again.
+if __name__ == "__main__":
+    raise SystemExit(main())
