@@ -41,7 +41,7 @@ class Adapter:
         return {"adapter": self.name, "sha256": self.sha256, "bytes": self.bytes, "rank": self.rank,
                 "alpha": self.alpha, "weights": len(self.weights),
                 "parameters": sum(a.size + b.size for a, b in self.weights.values()), "template": self.template,
-                "system": self.recipe.get("system"),
+                "system": self.data_options()["system"],
                 "training": self.training(), "samples": self.samples()}
 
     def training(self) -> dict:
@@ -54,28 +54,37 @@ class Adapter:
                 "seed": r.get("seed"), "mix": r.get("mix"), "trained_tokens": self.trained_tokens,
                 "loss_window": window, "loss_curve": curve}
 
-    def distill_prompts(self) -> int | None:
-        """How many distinct everyday prompts the run's steps learned the original's replies to."""
-        from .posttrain import data, sft
+    def data_options(self) -> dict:
+        """How ``posttrain.data`` regenerates the run's examples: its mix, system message and
+        everyday prompt pool, from the recipe (runs that predate a field used ``data.LEGACY``)."""
+        from .posttrain import data
         r = self.recipe
-        if not r.get("distill") or not {"seed", "examples", "steps"} <= r.keys():
-            return None
-        examples = data.examples("train", int(r["examples"]), int(r["seed"]), lambda q: "")
-        return len({examples[i].messages[1]["content"] for i in sft.order(len(examples), int(r["steps"]), int(r["seed"]))
-                    if examples[i].kind in data.DISTILLED})
+        mix = tuple(r["mix"].items()) if isinstance(r.get("mix"), dict) else None
+        return {"mix": mix, "system": r.get("system", data.LEGACY["system"]),
+                "pool": r.get("chat_prompts", data.LEGACY["chat_prompts"])}
 
-    def samples(self) -> dict:
-        """The first conversation of the tool and think kinds that the run trained on, regenerated
-        from the recipe's seed (their text does not depend on the model, so it is exactly what was
-        trained)."""
+    def _trained(self) -> list:
+        """The examples the run's steps trained on, in order (regenerated: their text does not
+        depend on the model), or [] when the recipe cannot say."""
         from .posttrain import data, sft
         r = self.recipe
         if not {"seed", "examples", "steps"} <= r.keys():
-            return {}
-        examples = data.examples("train", int(r["examples"]), int(r["seed"]), lambda q: "")
+            return []
+        examples = data.examples("train", int(r["examples"]), int(r["seed"]), lambda q: "", **self.data_options())
+        return [examples[i] for i in sft.order(len(examples), int(r["steps"]), int(r["seed"]))]
+
+    def distill_prompts(self) -> int | None:
+        """How many distinct everyday prompts the run's steps learned the original's replies to."""
+        from .posttrain import data
+        if not self.recipe.get("distill"):
+            return None
+        return len({e.messages[1]["content"] for e in self._trained() if e.kind in data.DISTILLED}) or None
+
+    def samples(self) -> dict:
+        """The first conversation of the tool and think kinds that the run trained on, exactly
+        as it was trained."""
         out = {}
-        for index in sft.order(len(examples), int(r["steps"]), int(r["seed"])):
-            e = examples[index]
+        for e in self._trained():
             if e.kind in ("tool", "think") and e.kind not in out:
                 out[e.kind] = {"messages": e.messages, **e.render_options()}
         return out

@@ -19,9 +19,9 @@ def last_positions(ids_chunks):
     return (np.cumsum([len(c) for c in ids_chunks]) - 1).tolist()
 
 
-def onnx_run(folder, ids_chunks):
+def onnx_run(folder, ids_chunks, adapter_scale=1.0):
     """Last-position logits for each chunk [chunks, vocab], feeding the cache returned by the
-    previous call."""
+    previous call (and the adapter switch, for a graph that has one)."""
     manifest = json.loads((folder / "manifest.json").read_text())
     io = manifest["onnx"]
     session = ort.InferenceSession(str(folder / io["file"]), providers=["CPUExecutionProvider"])
@@ -30,7 +30,9 @@ def onnx_run(folder, ids_chunks):
     names = [io["outputs"]["logits"]] + [c["output"] for c in io["cache"]]
     rows = []
     for chunk in ids_chunks:
-        logits, *caches = session.run(names, {io["inputs"]["input_ids"]: np.array([chunk]), **cache})
+        switch = io["inputs"].get("adapter_scale")
+        extra = {switch: np.array([adapter_scale], np.float32)} if switch else {}
+        logits, *caches = session.run(names, {io["inputs"]["input_ids"]: np.array([chunk]), **extra, **cache})
         assert logits.shape[:2] == (1, 1)
         rows.append(logits[0])
         cache = {c["input"]: v for c, v in zip(io["cache"], caches)}
@@ -154,7 +156,8 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     np.savez(adapter / "adapter.npz", **arrays)
     (adapter / "recipe.json").write_text(json.dumps({"rank": rank, "alpha": alpha, "template": "qwen3_tools.jinja",
                                                      "seed": 3, "examples": 30, "steps": 130, "lr": 1e-3,
-                                                     "trained_tokens": 999}))
+                                                     "trained_tokens": 999, "system": "Be brief.",
+                                                     "chat_prompts": "distill", "mix": {"tool": 1, "think": 1}}))
     losses = [round(1.0 / (1 + 0.1 * s), 5) for s in range(130)]
     tokens = [7 + s % 5 for s in range(130)]
     (adapter / "training_log.json").write_text(json.dumps({"steps": [
@@ -170,6 +173,9 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
     unadapted, _ = onnx_run(export.build(folder, preset="fp32", out=tmp_path / "plain", verify=False), chunks)
     assert np.abs(unadapted - want).max() > 0.01          # the adapter changed the output
+    switched_off, _ = onnx_run(out, chunks, adapter_scale=0.0)
+    assert np.array_equal(switched_off, unadapted)        # off, the branches add exact zeros
+    assert manifest["onnx"]["inputs"]["adapter_scale"] == "adapter_scale"
     assert manifest["posttrain"]["sha256"] == __import__("hashlib").sha256(
         (adapter / "adapter.npz").read_bytes()).hexdigest()
     assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
@@ -181,7 +187,8 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     assert training["loss_curve"][0] == [2, pytest.approx((losses[0] + losses[1]) / 2, abs=1e-5)]
     assert training["loss_curve"][-1] == [130, pytest.approx((losses[128] + losses[129]) / 2, abs=1e-5)]
     assert len(training["loss_curve"]) == 65
-    train = data.examples("train", 30, 3, answer=lambda q: "")
+    assert post["system"] == "Be brief."          # what the chat sends whenever the adapter is on
+    train = data.examples("train", 30, 3, answer=lambda q: "", mix=(("tool", 1), ("think", 1)), system="Be brief.")
     trained_order = [train[i] for i in sft.order(30, 130, 3)]
     for kind in ("tool", "think"):
         first = next(e for e in trained_order if e.kind == kind)

@@ -114,6 +114,10 @@ PHRASES = {
 
 # The default system message of SmolLM2's own template (what the original model answers under).
 SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
+# Everyday prompts of the training split: the 40 phrases and the distillation pool.
+POOL = "distill"
+# What runs up to the sixth used, for a recipe that does not say (its samples are regenerated).
+LEGACY = {"system": "You are a helpful assistant.", "chat_prompts": "phrases"}
 MIX = (("tool", 4), ("think", 2), ("no_tool", 3), ("think_plain", 2))   # relative weights of the kinds
 # The held-out split is drawn with the mix every run has been evaluated on, so runs compare.
 HELDOUT_MIX = (("tool", 4), ("think", 3), ("no_tool", 2), ("plain", 2))
@@ -166,7 +170,7 @@ def _random_expression(rng: random.Random) -> str:
     return " ".join(n for pair in zip(numbers, ops + [""]) for n in pair if n)
 
 
-def _tool_example(rng, split, tools) -> Example:
+def _tool_example(rng, split, tools, system=SYSTEM) -> Example:
     which = rng.choice(["weather", "calculate", "time"])
     if which == "weather":
         city = rng.choice(CITIES[split])
@@ -186,37 +190,38 @@ def _tool_example(rng, split, tools) -> Example:
         date, clock = result.split(" ")[:2]          # "2026-03-14 10:30 in Europe/Paris (UTC+0100)"
         final = f"In {place} it is {clock} on {date}."
     question = rng.choice(PHRASES[split][which]).format(place=place, expr=args.get("expression"))
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question},
                 {"role": "assistant", "content": "", "tool_calls": [{"name": name, "arguments": args}]},
                 {"role": "tool", "content": result},
                 {"role": "assistant", "content": final}]
     return Example("tool", messages, tools, False, {"tool": name, "arguments": args})
 
 
-def _think_example(rng, split) -> Example:
+def _think_example(rng, split, system=SYSTEM) -> Example:
     a, b = rng.randint(3, 60), rng.randint(2, 12)
     phrase = rng.choice(PHRASES[split]["think"])
     question = phrase.format(a=a, b=b)
     total = a * b
     reasoning = f"There are {b} groups of {a}, so I multiply: {a} * {b} = {total}."
     answer = f"The answer is {total}."
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question},
                 {"role": "assistant", "content": f"<think>\n{reasoning}\n</think>\n\n{answer}"}]
     return Example("think", messages, None, True, {"answer": str(total)})
 
 
-def chat_prompts(split: str) -> list[str]:
-    """The everyday questions of a split: training draws from the distillation pool."""
-    return PHRASES[split]["chat"] + (list(DISTILL_PROMPTS) if split == "train" else [])
+def chat_prompts(split: str, pool: str = POOL) -> list[str]:
+    """The everyday questions of a split: training draws from the distillation pool too
+    (``pool="distill"``), or only from the 40 phrases (``"phrases"``, runs up to the sixth)."""
+    return PHRASES[split]["chat"] + (list(DISTILL_PROMPTS) if split == "train" and pool == "distill" else [])
 
 
-def _chat_example(rng, split, kind, tools, answer) -> Example:
-    question = rng.choice(chat_prompts(split))
+def _chat_example(rng, split, kind, tools, answer, system=SYSTEM, pool=POOL) -> Example:
+    question = rng.choice(chat_prompts(split, pool))
     reply = answer(question)
     if kind == "think_plain":
         # an everyday question needs no reasoning: the block closes at once (``teacher_messages``)
         reply = f"<think>\n\n</think>\n\n{reply}"
-    messages = [{"role": "system", "content": SYSTEM}, {"role": "user", "content": question},
+    messages = [{"role": "system", "content": system}, {"role": "user", "content": question},
                 {"role": "assistant", "content": reply}]
     return Example(kind, messages, tools if kind == "no_tool" else None,
                    True if kind == "think_plain" else False)
@@ -234,9 +239,11 @@ def teacher_messages(example: Example) -> list:
             if m["role"] == "assistant" and "</think>" in m["content"] else m for m in example.messages]
 
 
-def examples(split: str, n: int, seed: int, answer, mix=None) -> list[Example]:
+def examples(split: str, n: int, seed: int, answer, mix=None, system: str = SYSTEM,
+             pool: str = POOL) -> list[Example]:
     """``n`` examples of ``split`` ("train" or "heldout"), drawn with ``seed`` in the ``mix`` ratio
-    (default: ``MIX`` for training, ``HELDOUT_MIX`` for the held-out split)."""
+    (default: ``MIX`` for training, ``HELDOUT_MIX`` for the held-out split), each with the
+    ``system`` message, everyday questions from ``chat_prompts(split, pool)``."""
     if split not in PHRASES:
         raise ValueError(f"unknown split {split!r} (train or heldout)")
     mix = mix or (MIX if split == "train" else HELDOUT_MIX)
@@ -247,9 +254,9 @@ def examples(split: str, n: int, seed: int, answer, mix=None) -> list[Example]:
     for _ in range(n):
         kind = rng.choice(kinds)
         if kind == "tool":
-            out.append(_tool_example(rng, split, tools))
+            out.append(_tool_example(rng, split, tools, system))
         elif kind == "think":
-            out.append(_think_example(rng, split))
+            out.append(_think_example(rng, split, system))
         else:
-            out.append(_chat_example(rng, split, kind, tools, answer))
+            out.append(_chat_example(rng, split, kind, tools, answer, system, pool))
     return out

@@ -93,7 +93,9 @@ def evaluate(adapted_folder, original_folder, n: int = 40, seed: int = 1, log=pr
     """The four rates on ``n`` held-out examples (plain-chat agreement on every held-out
     chat question)."""
     adapted, original = Runner(adapted_folder), Runner(original_folder)
-    examples = data.examples("heldout", n, seed, answer=lambda q: "")
+    post = adapted.manifest.posttrain
+    # the held-out conversations carry the system message the adapter was trained with
+    examples = data.examples("heldout", n, seed, answer=lambda q: "", system=post.system if post else data.SYSTEM)
     counts = {"tool_call": [0, 0], "no_call": [0, 0], "think": [0, 0]}
     samples = {}
     for e in examples:

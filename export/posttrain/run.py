@@ -78,7 +78,7 @@ def sft_run(model, tokenizer, template: str, out: Path, *, examples: int, steps:
               for part, m in (("a", a), ("b", b))}
     np.savez(out / "adapter.npz", **arrays)
     recipe = {"template": template_name, "seed": seed, "examples": examples, "mix": dict(data.MIX),
-              "steps": steps, "lr": lr, "distill": distill, "system": data.SYSTEM,
+              "steps": steps, "lr": lr, "distill": distill, "system": data.SYSTEM, "chat_prompts": data.POOL,
               "rank": config.rank, "alpha": config.alpha,
               "targets": list(config.targets), "template_sha256": hashlib.sha256(template.encode()).hexdigest(),
               "adapter_sha256": file_sha256(out / "adapter.npz"),
