@@ -68,9 +68,9 @@ def test_the_post_training_run_is_told_with_its_own_numbers(chapter, manifest):
                   for key in ("answered", "looped")} for name, row in free["rows"].items()}
     assert (f"On {free['items']} held-out plain questions, sampled as the live chat samples, the original "
             f"answered {pct['original']['answered']} and looped on {pct['original']['looped']}") in text
-    assert (f"with Tools on it answered {pct['tools']['answered']} and looped on {pct['tools']['looped']}, "
-            f"with Think on {pct['think']['answered']} and {pct['think']['looped']}") in text
-    assert f"answers to {training['distill_prompts']:,} varied questions" in text
+    assert (f"Tools on, it answered {pct['tools']['answered']} and looped on {pct['tools']['looped']}; "
+            f"with Think on, {pct['think']['answered']} and {pct['think']['looped']}") in text
+    assert f"original's own answers to {training['distill_prompts']:,} questions" in text
 
 
 def test_glossary_terms_are_focusable_tooltips_and_defined(chapter):

@@ -120,11 +120,14 @@ class NativeRuntime:
 
     def __init__(self, folder):
         from widgets.backend_native import NativeBackend
+        from widgets.generation import Generator
         from widgets.manifest import Manifest
         from widgets.tokenizer import Tokenizer
         info = Manifest.load(folder)
-        self.model = type("Model", (), {"info": info, "backend": NativeBackend.from_artifact(folder),
-                                        "tokenizer": Tokenizer.from_file(Path(folder) / info.tokenizer.file)})
+        backend = NativeBackend.from_artifact(folder)
+        tokenizer = Tokenizer.from_file(Path(folder) / info.tokenizer.file)
+        self.model = type("Model", (), {"info": info, "backend": backend, "tokenizer": tokenizer,
+                                        "generator": Generator(backend, tokenizer.id_to_bytes, info.tokenizer.stop_ids)})
         self.shown = []
 
     async def load_model(self, path, choice="auto", on_progress=None):

@@ -21,7 +21,21 @@ TEMPLATE = load("qwen3_tools.jinja")
 EVALUATION = {"rates": {"tool_call": 0.8125, "no_call": 1.0, "think": 0.8889, "plain_top1": 0.8},
               "counts": {"tool_call": {"passed": 13, "of": 16}, "no_call": {"passed": 10, "of": 10},
                          "think": {"passed": 8, "of": 9}, "plain_top1": {"passed": 4, "of": 5}},
-              "targets": {"tool_call": 0.8, "no_call": 0.8, "think": 0.8, "plain_top1": 0.9}}
+              "targets": {"tool_call": 0.8, "no_call": 0.8, "think": 0.8}}   # plain_top1 is secondary
+
+
+def free_row(answered, looped, wrong, of=10, sampled_of=30):
+    return {"counts": {"greedy": {"answered": answered, "looped": looped, "wrong_language": wrong, "of": of},
+                       "sampled": {"answered": 3 * answered, "looped": 3 * looped, "wrong_language": wrong,
+                                   "of": sampled_of}}}
+
+
+FREE = {"items": 10, "seeds": [1, 2, 3], "cap": 200, "answer_words": 30, "loop_words": 4,
+        "sampling": {"temperature": 0.6, "top_p": 0.9, "repetition_penalty": 1.1},
+        "targets": {"answer_ratio": 0.95, "loop_points": 0.02},
+        "rows": {"original": free_row(6, 1, 0), "off": free_row(6, 1, 0), "tools": free_row(6, 1, 1),
+                 "think": free_row(4, 3, 0)},
+        "verdict": {"tools": {"passed": True}, "think": {"passed": False}}}
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +47,8 @@ def ctx(tmp_path_factory):
                 answer=lambda q: "Sure.", log=lambda m: None)
     adapter = load_adapter(folder)
     manifest = {"model": {"name": "Tiny"}, "tokenizer": {"file": path.name},
-                "chat_template": {"text": TEMPLATE}, "posttrain": {**adapter.facts(), "evaluation": EVALUATION}}
+                "chat_template": {"text": TEMPLATE}, "posttrain": {**adapter.facts(), "evaluation": EVALUATION,
+                                                                    "free_generation": FREE}}
     return {"manifest": manifest, "artifact_dir": str(path.parent), "adapter": adapter, "tokenizer": tok}
 
 
@@ -95,12 +110,28 @@ def test_evaluation_table_reads_the_manifest(state):
     html = S.render(state)
     for key in S.CHECKS:
         row = re.search(rf'<tr data-check="{key}">(.*?)</tr>', html).group(1)
-        c, target = EVALUATION["counts"][key], EVALUATION["targets"][key]
-        assert f'({c["passed"]}/{c["of"]})' in row and f"<td>{target:.0%}</td>" in row
+        c, target = EVALUATION["counts"][key], EVALUATION["targets"].get(key)
+        assert f'({c["passed"]}/{c["of"]})' in row
+        if target is None:                       # a secondary figure: shown, not judged
+            assert row.endswith("<td>none</td><td>—</td>")
+            continue
+        assert f"<td>{target:.0%}</td>" in row
         assert row.endswith("<td>met</td>" if EVALUATION["rates"][key] >= target else "<td>missed</td>")
     # a target the evaluation raises is the one the table judges by
     stricter = dict(state, evaluation={**EVALUATION, "targets": {**EVALUATION["targets"], "no_call": 1.01}})
     assert re.search(r'<tr data-check="no_call">.*?</tr>', S.render(stricter)).group(0).endswith("<td>missed</td></tr>")
+
+
+def test_free_generation_table_reads_the_manifest(state):
+    html = S.render(state)
+    for key, row in FREE["rows"].items():
+        cells = re.findall(r"<td>([^<]*)</td>", re.search(rf'<tr data-free="{key}">(.*?)</tr>', html).group(1))
+        g, s = row["counts"]["greedy"], row["counts"]["sampled"]
+        assert cells[1:6] == [f"{g['answered'] / 10:.0%} ({g['answered']}/10)", f"{g['looped'] / 10:.0%} ({g['looped']}/10)",
+                              f"{s['answered'] / 30:.0%} ({s['answered']}/30)", f"{s['looped'] / 30:.0%} ({s['looped']}/30)",
+                              f"{s['wrong_language'] / 30:.0%} ({s['wrong_language']}/30)"]
+        assert cells[6] == {"tools": "met", "think": "missed"}.get(key, "—")
+    assert "10 held-out plain" in html and "3 seeds per question" in html
 
 
 def test_contract_json_state_balanced_html_labelled_controls(state):

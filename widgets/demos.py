@@ -89,7 +89,6 @@ async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tok
 def adapter_prompt(manifest, tokenizer, prompt: str, think: bool, tools: bool) -> list:
     """Token ids of a before/after request: the live chat's prompt with Think or Tools on."""
     from .chat import Chat
-    from .chat_mode import mode_for
     from .tools import default_toolbox
     mode = mode_for(manifest, think, tools)
     chat = Chat(None, tokenizer, mode.template, system=mode.system, enable_thinking=mode.enable_thinking,

@@ -45,7 +45,6 @@ def initial_state(options: dict, ctx: dict) -> dict:
             "path": (ctx or {}).get("model_path", ""),
             "bytes": sum(f.get("bytes", 0) for f in files.values()),
         },
-        "template": template.get("text", ""),
         "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
         "system": system,
         # which model answers with both toggles off, and with either on (widgets/chat_mode.py)

@@ -170,12 +170,11 @@ def _free(free) -> str:
                     f'<td>{_pct(s, "wrong_language")}</td><td>{verdict}</td></tr>')
     t, sampling = free["targets"], free["sampling"]
     return ('<div class="llmb-eval"><table><caption>Free-running replies to ' + str(free["items"]) + ' held-out plain '
-            'questions (facts, arithmetic, definitions, short instructions, other languages): answered means an '
-            f'accepted answer in the first {free["answer_words"]} words; looped, a run of {free["loop_words"]} words '
-            f'three times or {free["cap"]} tokens. Sampled: the live chat's defaults (temperature '
-            f'{sampling["temperature"]}, top-p {sampling["top_p"]}), {len(free["seeds"])} seeds per question. Target '
-            f'with the adapter on: at least {t["answer_ratio"]:.0%} of the original's answer rate and at most '
-            f'{100 * t["loop_points"]:.0f} points more loops</caption><thead><tr><th scope="col">Chat</th>'
+            f'questions. Answered: an accepted answer in the first {free["answer_words"]} words; looped: a '
+            f'{free["loop_words"]}-word run three times, or {free["cap"]} tokens. Sampled: the live chat\'s defaults '
+            f'(temperature {sampling["temperature"]}), {len(free["seeds"])} seeds per question. Target with the '
+            f'adapter on: {t["answer_ratio"]:.0%} of the original\'s answer rate, at most {100 * t["loop_points"]:.0f} '
+            'points more loops</caption><thead><tr><th scope="col">Chat</th>'
             '<th scope="col">Answered, greedy</th><th scope="col">Looped, greedy</th><th scope="col">Answered, '
             'sampled</th><th scope="col">Looped, sampled</th><th scope="col">Wrong language, sampled</th>'
             f'<th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')

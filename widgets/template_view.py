@@ -137,7 +137,7 @@ def _use(s, key):
 
 
 def template_label(state, key) -> str:
-    return {"shipped": f"template {state['model']} runs with on this site" if state["posttrained"]
+    return {"shipped": f"template {state['model']} runs with on this site when Think or Tools is on" if state["posttrained"]
             else f"{state['model']}'s template",
             "original": f"{state['model']}'s original template",
             "qwen3": "Qwen3-style template"}[key]
@@ -203,7 +203,8 @@ def render(state):
         "shipped": (f"Rendered with the chat template of {model}, the model on this site"
                     + (": the thinking and tools template it was post-trained to follow." if state["posttrained"]
                        else ".")),
-        "original": f"Rendered with the template {model} came with, before this site post-trained it.",
+        "original": (f"Rendered with the template {model} came with, before this site post-trained it; the "
+                     "live chat uses it, with the original weights, while Think and Tools are off."),
         "qwen3": "Rendered with a Qwen3-style template (not the shipped model's own), to show thinking and tools.",
     }[state["template"]]
     if state["template"] != "original" and (state["think"] or state["tools"]):
