@@ -32,7 +32,7 @@ from .tools import default_toolbox
 
 
 def parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="llm-book-chat", description=__doc__.splitlines()[0].strip("`: "))
+    p = argparse.ArgumentParser(prog="llm-book-chat", description="The live chat in a terminal, on its own code path.")
     p.add_argument("artifact", type=Path, help="an artifact folder written by python -m export")
     p.add_argument("prompt", nargs="?", help="one message to answer (else read standard input)")
     p.add_argument("--think", action="store_true", help="turn Think on (needs a template that has it)")
@@ -105,7 +105,8 @@ def _stream(piece: str):
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    # intermixed: the prompt may come after the options (llm-book-chat DIR --tools "question")
+    args = parser().parse_intermixed_args(argv)
     if args.jsonl and args.prompt:
         print("llm-book-chat: error: give a PROMPT or --jsonl, not both", file=sys.stderr)
         return 2
