@@ -124,8 +124,7 @@ def render(state):
         live = state["live"].get(kind)
         count = f"{len(pre['ids'])} token{'s' if len(pre['ids']) != 1 else ''}"
         ended = "ended at its end-of-turn token" if pre["finish"] == "stop" else "cut at the token limit"
-        foot = (f"Real output of {escape(state['model']['name'])}, greedy, computed when this page was "
-                f"built ({count}, {ended}).")
+        foot = f"Real output, greedy, computed at build time ({count}, {ended})."
         text = pre["text"]
         if live is not None:
             text = live["text"]
@@ -136,8 +135,7 @@ def render(state):
                      f'<h4 class="llmb-lane-title">{escape(title)}</h4>'
                      f'<pre class="llmb-lane-output" data-lane="{kind}">{_specials(text, state["specials"])}</pre>'
                      f'<p class="llmb-lane-foot">{foot}</p></section>')
-    what = ("the live chat's prompt with Tools on: the tools block, then this question" if request["tools"]
-            else "the live chat's prompt with Think on: this question, then an open think block")
+    what = "the live chat's prompt with Tools on" if request["tools"] else "the live chat's prompt with Think on"
     mb = state["model"]["bytes"] / 1e6
     run = (f'<button type="button" class="llmb-btn llmb-btn--primary" data-action="run"'
            f'{" disabled" if busy else ""}>Run both live in your browser'

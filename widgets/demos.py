@@ -39,7 +39,7 @@ ADAPTER_REQUESTS = (
     ("Tools: local time", "Which time is it now in Denver?", False, True),
     ("Think: a word problem", "A shelf holds 24 books and there are 7 shelves. How many books are there?", True, False),
 )
-ADAPTER_MAX_NEW_TOKENS = 64
+ADAPTER_MAX_NEW_TOKENS = 40
 
 # Prompts of the base-vs-assistant widget.
 PROMPTS = (

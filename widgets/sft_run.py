@@ -142,9 +142,8 @@ def _evaluation(state) -> str:
         met = "—" if target is None else "met" if rate >= target else "missed"
         rows.append(f'<tr data-check="{key}"><td>{escape(what)}</td><td>{rate:.0%} ({c["passed"]}/{c["of"]})</td>'
                     f'<td>{"none" if target is None else f"{target:.0%}"}</td><td>{met}</td></tr>')
-    return ('<div class="llmb-eval"><table><caption>Held-out evaluation of the exported model (greedy, through the '
-            'same chat loop as the live chat): cities, time zones, expressions and phrasings the training '
-            'data never contained</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th>'
+    return ('<div class="llmb-eval"><table><caption>Held-out checks of the exported model, greedy, on '
+            'requests unlike any in training</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th>'
             f'<th scope="col">Target</th><th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
             + _free(state["free"]))
 
@@ -168,13 +167,11 @@ def _free(free) -> str:
         rows.append(f'<tr data-free="{key}"><td>{escape(what)}</td><td>{_pct(g, "answered")}</td>'
                     f'<td>{_pct(g, "looped")}</td><td>{_pct(s, "answered")}</td><td>{_pct(s, "looped")}</td>'
                     f'<td>{_pct(s, "wrong_language")}</td><td>{verdict}</td></tr>')
-    t, sampling = free["targets"], free["sampling"]
+    t = free["targets"]
     return ('<div class="llmb-eval"><table><caption>Free-running replies to ' + str(free["items"]) + ' held-out plain '
-            f'questions. Answered: an accepted answer in the first {free["answer_words"]} words; looped: a '
-            f'{free["loop_words"]}-word run three times, or {free["cap"]} tokens. Sampled: the live chat\'s defaults '
-            f'(temperature {sampling["temperature"]}), {len(free["seeds"])} seeds per question. Target with the '
-            f'adapter on: {t["answer_ratio"]:.0%} of the original\'s answer rate, at most {100 * t["loop_points"]:.0f} '
-            'points more loops</caption><thead><tr><th scope="col">Chat</th>'
+            f'questions, greedy and sampled ({len(free["seeds"])} seeds per question). Target with the adapter on: '
+            f'{t["answer_ratio"]:.0%} of the original\'s answer rate, at most {100 * t["loop_points"]:.0f} points more '
+            'loops</caption><thead><tr><th scope="col">Chat</th>'
             '<th scope="col">Answered, greedy</th><th scope="col">Looped, greedy</th><th scope="col">Answered, '
             'sampled</th><th scope="col">Looped, sampled</th><th scope="col">Wrong language, sampled</th>'
             f'<th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
