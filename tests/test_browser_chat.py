@@ -377,7 +377,7 @@ from widgets.tools import default_toolbox
 
 async def short_run(prompt, n, path):
     model = await bb.load_model(path, "auto")
-    chat, _ = open_chat(mode_for(model.info, False, True), model.generator, model.tokenizer, default_toolbox())
+    chat, _ = open_chat(mode_for(model.info), model.generator, model.tokenizer, default_toolbox())
     reply = await chat.send(prompt, GenerationConfig(n, GREEDY))
     return [model.kind, reply.rounds[-1].ids]
 short_run
@@ -388,7 +388,7 @@ short_run
     }""", [PROMPT, n, path])
     kind, ids = got
     assert kind == "webgpu"
-    assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY), tools=True)
+    assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY))
     context.close()
     assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
 
