@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 
 from .generation import ContextOverflow, GenerationConfig, Generator, _call
 
+_MARK = "\ue000"  # a private-use character: where a message's own text goes back into the prompt
+
 
 @dataclass
 class Reply:
@@ -59,17 +61,38 @@ class Chat:
         gen = Generator(backend, tokenizer.id_to_bytes, manifest.tokenizer.stop_ids)
         return cls(gen, tokenizer, manifest.chat_template.text, **kwargs)
 
-    def render(self) -> str:
-        """The conversation as the template writes it, ending with the assistant's header."""
+    def render(self, messages: list | None = None) -> str:
+        """The conversation (or ``messages``) as the template writes it, ending with the
+        assistant's header."""
         render = self._render
         if render is None:
             from .chat_template import render
         schemas = self.tools.schemas if self.tools is not None else None
-        return render(self.template, self.messages, add_generation_prompt=True,
+        return render(self.template, self.messages if messages is None else messages, add_generation_prompt=True,
                       enable_thinking=self.enable_thinking, tools=schemas)
 
     def prompt_ids(self) -> list:
-        return self.tokenizer.encode_with_special_tokens(self.render())
+        """The rendered conversation as ids. Special-token strings that a user typed or a tool
+        returned stay text: only the template's own become special tokens."""
+        specials = getattr(self.tokenizer, "added", None) or ()
+        outside = {i for i, m in enumerate(self.messages) if m["role"] in ("user", "tool")
+                   and isinstance(m.get("content"), str) and any(s in m["content"] for s in specials)}
+        if not outside:
+            return self.tokenizer.encode_with_special_tokens(self.render())
+        # Render with a marker in place of each such message, then put the text back and note
+        # where it went.
+        marked = [{**m, "content": f"{_MARK}{i}{_MARK}"} if i in outside else m for i, m in enumerate(self.messages)]
+        pieces = self.render(marked).split(_MARK)
+        text, spans = pieces[0], []
+        for n in range(1, len(pieces), 2):
+            if not pieces[n].isdigit() or int(pieces[n]) not in outside:
+                break
+            content = self.messages[int(pieces[n])]["content"]
+            spans.append((len(text), len(text) + len(content)))
+            text += content + pieces[n + 1]
+        if text != self.render():
+            raise ValueError("the chat template changed a message that holds a special-token string")
+        return self.tokenizer.encode_with_special_tokens(text, plain=tuple(spans))
 
     def _first_turn(self) -> int:
         return 1 if self.messages and self.messages[0]["role"] == "system" else 0
@@ -101,12 +124,13 @@ class Chat:
             dropped += gone
 
     async def send(self, text: str, config: GenerationConfig = GenerationConfig(), *, on_text=None,
-                   on_tool=None, on_drop=None, cancel=None) -> Reply:
+                   on_tool=None, on_drop=None, on_step=None, cancel=None) -> Reply:
         """Add the user's ``text`` and generate the answer.
 
         ``on_text(piece)`` streams the model's text (every round), ``on_tool(message)`` gets each
-        tool result, ``on_drop(messages)`` hears about turns dropped to fit the window, ``cancel``
-        stops between tokens. Callbacks may be plain or async functions.
+        tool result, ``on_drop(messages)`` hears about turns dropped to fit the window,
+        ``on_step`` hears each token's choice (``Generator.generate``), ``cancel`` stops between
+        tokens. Callbacks may be plain or async functions.
         """
         before = list(self.messages)
         self.messages.append({"role": "user", "content": text})
@@ -124,7 +148,7 @@ class Chat:
             if dropped:
                 reply.dropped += dropped
                 await _call(on_drop, dropped)
-            result = await self.generator.generate(ids, config, on_text=on_text, cancel=cancel)
+            result = await self.generator.generate(ids, config, on_text=on_text, on_step=on_step, cancel=cancel)
             reply.rounds.append(result)
             reply.text, reply.finish_reason = result.text, result.finish_reason
             self.messages.append({"role": "assistant", "content": result.text})

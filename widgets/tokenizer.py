@@ -131,13 +131,17 @@ class Tokenizer:
             ids.extend(hit)
         return ids
 
-    def encode_with_special_tokens(self, text: str) -> list[int]:
+    def encode_with_special_tokens(self, text: str, plain: tuple = ()) -> list[int]:
         """Token ids of a rendered chat, where added-token strings such as <|im_start|> are
-        single tokens; only for text the chat template wrote, never raw user input."""
+        single tokens where the chat template wrote them. ``plain``: (start, end) spans of
+        ``text`` that someone else wrote (a user's message, a tool's result), where such strings
+        stay text."""
         if self._added_re is None:
             return self.encode(text)
         ids, start = [], 0
         for m in self._added_re.finditer(text):
+            if any(s < m.end() and m.start() < e for s, e in plain):
+                continue
             ids += self.encode(text[start:m.start()])
             ids.append(self.added[m.group()])
             start = m.end()
