@@ -47,6 +47,14 @@ def test_feed_matches_torch_in_prefill_and_decode(tiny):
     assert backend.length == 7
 
 
+def test_log_normalizer_is_the_softmax_denominator_of_the_whole_row(tiny):
+    folder, model = tiny
+    backend = NativeBackend.from_artifact(folder)
+    run(backend.feed([1, 17, 42]))
+    row = torch.tensor(torch_last_logits(model, [1, 17, 42]), dtype=torch.float64)
+    assert backend.log_normalizer() == pytest.approx(float(torch.logsumexp(row, 0)), abs=1e-4)
+
+
 def test_truncate_is_the_same_as_never_having_fed_the_tail(tiny):
     folder, model = tiny
     backend = NativeBackend.from_artifact(folder)

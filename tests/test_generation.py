@@ -164,6 +164,35 @@ def test_seeded_sampling_through_the_loop():
     assert reply(1) != reply(2)
 
 
+def test_each_choice_is_reported_with_what_it_was_drawn_from():
+    """on_step hears every token with the candidates and penalised ids the sampler used; the
+    sampler's own distribution over them gives the picked token a non-zero probability, and the
+    raw probabilities from the backend's normaliser sum to one over the whole row."""
+    import math
+
+    from widgets.sampling import distribution
+
+    def noisy(ids, vocab):
+        r = random.Random(ids[-1] * 7919 + len(ids))
+        return [r.gauss(0, 2) for _ in range(vocab)]
+
+    backend = CountingBackend(vocab_size=300, scores=noisy)
+    config = GenerationConfig(30, SamplingConfig(seed=3))
+    steps = []
+
+    async def on_step(cands, seen, token):
+        dist = dict(distribution(cands, config.sampling, seen))
+        full = (await backend.top(300)).logits
+        z = backend.log_normalizer()
+        steps.append((token, dist.get(token, 0.0), math.fsum(math.exp(s - z) for s in full), set(seen)))
+
+    result = run(Generator(backend, lambda i: b"", stop_ids=[]).generate([5, 6, 7], config, on_step=on_step))
+    assert [t for t, *_ in steps] == result.ids
+    assert all(p > 0 for _, p, _, _ in steps)
+    assert all(abs(total - 1.0) < 1e-9 for _, _, total, _ in steps)
+    assert steps[0][3] == {5, 6, 7} and steps[1][3] == {5, 6, 7, result.ids[0]}
+
+
 def test_external_use_of_the_backend_resets_the_cache():
     backend = CountingBackend(vocab_size=50)
     gen = Generator(backend, lambda i: b"", stop_ids=[])

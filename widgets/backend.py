@@ -22,6 +22,7 @@ Example with the fake backend from the tests (scores favour ``last id + 1``):
 
 from __future__ import annotations
 
+import math
 from typing import Protocol, runtime_checkable
 
 from .sampling import Candidates
@@ -65,6 +66,12 @@ class Backend(Protocol):
         ``Candidates(ids=None, logits=[...])`` in id order. Scores are raw logits (no softmax,
         no temperature). Called possibly more than once after the same feed with a larger ``n``;
         it must not run the model again."""
+        ...
+
+    def log_normalizer(self) -> float:
+        """The log of the summed exponentials of the whole row ``top`` reads (softmax's
+        denominator, in log space), so that a candidate's raw probability is
+        ``exp(logit - log_normalizer())`` without the row crossing into Python."""
         ...
 
     def truncate(self, n: int) -> int:
@@ -146,6 +153,12 @@ class CountingBackend:
         if self._last is None:
             raise RuntimeError("top() before feed()")
         return top_candidates(self._last, n)
+
+    def log_normalizer(self) -> float:
+        if self._last is None:
+            raise RuntimeError("log_normalizer() before feed()")
+        top = max(self._last)
+        return top + math.log(math.fsum(math.exp(s - top) for s in self._last))
 
     def truncate(self, n: int) -> int:
         del self.ids[n:]

@@ -114,6 +114,14 @@ class NativeBackend:
         ids = np.flatnonzero(row >= kth)
         return Candidates(ids=ids.tolist(), logits=row[ids].tolist())
 
+    def log_normalizer(self) -> float:
+        row = self._last
+        if row is None:
+            raise RuntimeError("log_normalizer() before feed()")
+        row = row.astype(np.float64)
+        top = row.max()
+        return float(top + np.log(np.exp(row - top).sum()))
+
     def set_adapter_scale(self, scale: float) -> bool:
         check_adapter_scale(self._switch is not None, scale)
         if scale == self.adapter_scale:

@@ -115,9 +115,14 @@ class Generator:
         return kept
 
     async def generate(self, prompt: list, config: GenerationConfig = GenerationConfig(), *,
-                       on_text=None, cancel=None) -> GenerationResult:
+                       on_text=None, on_step=None, cancel=None) -> GenerationResult:
         """Continue ``prompt`` (token ids); ``on_text(piece)`` (sync or async) receives each new
-        piece of text, ``cancel`` is checked between tokens (see ``is_cancelled``)."""
+        piece of text, ``cancel`` is checked between tokens (see ``is_cancelled``).
+
+        ``on_step(candidates, seen, token)`` hears every choice: the scores it was made from,
+        the ids the repetition penalty counted (a live set: copy what you keep) and the id
+        picked; ``sampling.distribution(candidates, config.sampling, seen)`` is what the token
+        was drawn from."""
         backend, sampling = self.backend, config.sampling
         window = backend.max_length
         if not prompt or len(prompt) >= window:
@@ -152,6 +157,8 @@ class Generator:
             model += time.perf_counter() - t
             reads.append(n)
             token = sample(cands, sampling, seen=seen, rng=rng)
+            if on_step is not None:
+                await _call(on_step, cands, seen, token)
             ids.append(token)
             if token in self.stop_ids:
                 reason = "stop"
