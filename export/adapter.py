@@ -27,6 +27,7 @@ class Adapter:
     recipe: dict              # recipe.json: seed, data, LoRA and optimizer settings
     losses: list              # the masked loss of every training step (training_log.json)
     trained_tokens: int       # tokens that carried loss, summed over the training steps
+    folder: Path              # where it was read from (its evaluation record is written there)
 
     @property
     def scale(self) -> float:
@@ -116,4 +117,4 @@ def load(folder) -> Adapter:
             raise ExportError(f"adapter: {n} has rank {a.shape[0]}x{b.shape[1]}, recipe says {rank}")
     sha = file_sha256(npz)
     return Adapter(folder.name, sha, npz.stat().st_size, rank, alpha, recipe.get("template", "qwen3_tools.jinja"),
-                   weights, recipe, losses, trained_tokens)
+                   weights, recipe, losses, trained_tokens, folder)

@@ -1,11 +1,10 @@
 """export.build(): source -> verified artifact folder, cached by content hash."""
-import ast
 import hashlib
 import json
 import sys
 from pathlib import Path
 
-from . import folders, manifest as mf
+from . import fingerprint, folders, manifest as mf
 from .errors import ExportError
 from .gguf_blocks import Q4Blocks, Q8Blocks
 from .quantize import PRESETS
@@ -23,33 +22,18 @@ def log_stderr(message: str):
 
 
 # The modules whose code decides an artifact's bytes, per source kind and architecture path.
-COMMON_CODE = ("adapter.py", "build.py", "decoder.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
+COMMON_CODE = ("adapter.py", "build.py", "decoder.py", "fingerprint.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
                "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
 # the evaluation an adapter export runs (its chat configuration included)
 ADAPTER_CODE = ("posttrain/data.py", "posttrain/evaluate.py", "posttrain/freegen.py", "posttrain/plain.py",
-                "../widgets/chat_mode.py")
+                "posttrain/record.py", "../widgets/chat_mode.py")
 
 
 def code_hash(kind: str, adapter: bool = False) -> str:
-    """Hash of the export code's syntax trees without docstrings: comment and docstring edits
-    keep cached artifacts current, any code change rebuilds them."""
-    h = hashlib.sha256()
-    for name in sorted(COMMON_CODE + KIND_CODE[kind] + (ADAPTER_CODE if adapter else ())):
-        path = Path(__file__).parent / name
-        if path.exists():
-            h.update(name.encode() + b"\0" + _code_only(path.read_text(encoding="utf-8")).encode())
-    return h.hexdigest()
-
-
-def _code_only(text: str) -> str:
-    tree = ast.parse(text)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (isinstance(body, list) and body and isinstance(body[0], ast.Expr)
-                and isinstance(body[0].value, ast.Constant) and isinstance(body[0].value.value, str)):
-            node.body = body[1:] or [ast.Pass()]
-    return ast.dump(tree)
+    """Hash of the export code that decides an artifact of ``kind`` (docstrings and comments
+    aside)."""
+    return fingerprint.code_hash(Path(__file__).parent, COMMON_CODE + KIND_CODE[kind] + (ADAPTER_CODE if adapter else ()))
 
 
 def default_out(name: str, preset: str, keep_source_quant: bool, adapter=None) -> Path:
@@ -76,10 +60,12 @@ def is_current(out: Path, key: str) -> bool:
 
 
 def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=True, adapter=None,
-          log=log_stderr) -> Path:
+          reevaluate=False, log=log_stderr) -> Path:
     """Export ``source`` (None: the embedded SmolLM2 GGUF; or a GGUF file / HF folder path) with
     ``preset`` into ``out`` and return the folder. A current folder is returned as it is.
-    ``adapter``: a LoRA adapter folder from ``python -m export.posttrain sft`` to apply."""
+    ``adapter``: a LoRA adapter folder from ``python -m export.posttrain sft`` to apply; its
+    held-out evaluation is reused from the adapter's record when that matches exactly
+    (``export.posttrain.record``), unless ``reevaluate``, which also rebuilds a current folder."""
     if preset not in PRESETS:
         raise ExportError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     kind, path = source_kind(source)
@@ -92,17 +78,18 @@ def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=
     sha = source_hash(kind, path)
     key = cache_key(kind, sha, preset, keep_source_quant, verify, adapter.sha256 if adapter else None)
     with folders.exclusive(out, log):
-        if is_current(out, key):
+        if is_current(out, key) and not (reevaluate and adapter is not None):
             log(f"export: {out} is up to date")
             return out
         with folders.staging(out) as tmp:
-            _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter)
+            _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter, reevaluate)
             folders.replace(tmp, out)
     log(f"export: wrote {out}")
     return out
 
 
-def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter=None):
+def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, log, adapter=None,
+                 reevaluate=False):
     log(f"export: loading {kind} source {path.name}")
     src = load_source(kind, path, sha)
     original_template = src.chat_template
@@ -144,23 +131,33 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
     manifest["files"] = {name: mf.file_entry(tmp / name) for name in ("model.onnx", "tokenizer.json")}
     (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
     if adapter is not None and verify:
-        _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log)
+        _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log, adapter, reevaluate)
 
 
-def _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log):
+def _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log, adapter, reevaluate=False):
     """Held-out think/tools rates of the adapted artifact, and free-running plain replies in each
     chat configuration against the same export without the adapter, printed and recorded in the
-    manifest's posttrain section."""
-    from .posttrain import freegen
+    manifest's posttrain section and in the adapter's evaluation record (reused when it matches
+    these exact inputs)."""
+    from .posttrain import freegen, record
     from .posttrain.evaluate import evaluate, table
     original = build(path, preset, keep_source_quant=keep_source_quant, log=log)
-    log("export: evaluating the adapter on held-out prompts")
-    result = evaluate(tmp, original, log=log)
+    facts = record.inputs(tmp, original)
+    recorded = None if reevaluate else record.load(adapter.folder, facts)
+    if recorded is not None:
+        log(f"export: held-out evaluation recorded for these exact model files, runtime, code and CPU kernels "
+            f"({adapter.folder / record.FILE}); --reevaluate measures again")
+        result, free = recorded["evaluation"], recorded["free_generation"]
+    else:
+        log("export: evaluating the adapter on held-out prompts")
+        result = evaluate(tmp, original, log=log)
+        log("export: free generation on held-out plain questions")
+        free = freegen.evaluate(tmp, original, log=log)
+        log(f"export: recorded the evaluation in {record.save(adapter.folder, facts, result, free)}")
     log("export: post-training evaluation\n" + table(result))
-    manifest["posttrain"]["evaluation"] = result
-    log("export: free generation on held-out plain questions")
-    free = freegen.evaluate(tmp, original, log=log)
     log("export: free generation (answered / looped / wrong language)\n" + freegen.table(free))
+    manifest["posttrain"]["evaluation"] = result
+    manifest["posttrain"]["evaluation_key"] = record.key(facts)
     manifest["posttrain"]["free_generation"] = free
     (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
 

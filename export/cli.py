@@ -18,6 +18,8 @@ def parser() -> argparse.ArgumentParser:
                    help="re-quantize dequantized GGUF weights instead of keeping their blocks")
     p.add_argument("--no-verify", action="store_true", help="skip verification against torch")
     p.add_argument("--adapter", help="a LoRA adapter folder (python -m export.posttrain sft) to apply")
+    p.add_argument("--reevaluate", action="store_true",
+                   help="measure the adapter's held-out evaluation again instead of reusing its record")
     return p
 
 
@@ -31,7 +33,8 @@ def main(argv=None) -> int:
     from .build import build
     try:
         out = build(args.source, args.preset, args.out, keep_source_quant=not args.requantize,
-                    verify=not args.no_verify, adapter=args.adapter)
+                    verify=not args.no_verify, adapter=args.adapter,
+                    reevaluate=args.reevaluate)
     except ExportError as e:
         print(f"export: error: {e}", file=sys.stderr)
         return 1

@@ -68,6 +68,11 @@ def test_evaluation_of_an_artifact_against_itself(default_artifact):
     assert rows["off"]["identical_greedy"] == len(items) and rows["off"]["counts"] == rows["original"]["counts"]
     for name, row in rows.items():
         assert row["counts"]["greedy"]["of"] == len(items) and row["counts"]["sampled"]["of"] == len(items), name
+        # each item's outcomes, greedy then the seed, add up to the counts
+        assert [len(o) for o in row["outcomes"]] == [2] * len(items), name
+        for run, kind in enumerate(("greedy", "sampled")):
+            for key, letter in freegen.OUTCOME_LETTERS:
+                assert sum(letter in o[run] for o in row["outcomes"]) == row["counts"][kind][key], (name, key)
     assert rows["tools"]["counts"] == rows["think"]["counts"] == rows["original"]["counts"]
     assert rows["original"]["counts"]["greedy"]["answered"] >= 2     # capitals and the like: the model knows them
     assert result["verdict"]["tools"]["passed"] and result["verdict"]["tools"]["answer_ratio"] == 1.0

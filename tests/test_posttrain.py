@@ -230,3 +230,50 @@ def test_worked_examples_in_docstrings():
     from export.posttrain import freegen, plain
     for module in (data, sft, plain, freegen):
         assert doctest.testmod(module).failed == 0, module.__name__
+
+
+# Held-out questions whose recorded replies are generated again (spread over the kinds).
+REPLAYED = (0, 31, 62, 89)
+
+
+def test_the_recorded_evaluation_is_what_the_site_model_does(site_artifact, default_artifact):
+    """The site export's evaluation is keyed by every input that decides it (and reused from the
+    adapter's record when that key matches). A sample of its replies, generated again here,
+    scores exactly as recorded: free-running replies of each row, greedy and seeded, and one
+    held-out example of each tool/think rate."""
+    import json
+
+    from export.build import SITE_ADAPTER
+    from export.posttrain import evaluate as ev, freegen, record
+    from export.posttrain.plain import HELDOUT
+    post = json.loads((site_artifact / "manifest.json").read_text())["posttrain"]
+    facts = record.inputs(site_artifact, default_artifact)
+    assert post["evaluation_key"] == record.key(facts)
+    assert record.load(SITE_ADAPTER, facts) == {"evaluation": post["evaluation"],
+                                                "free_generation": post["free_generation"]}
+    free = post["free_generation"]
+    items = [HELDOUT[i] for i in REPLAYED]
+    for name, folder in (("original", default_artifact), ("tools", site_artifact), ("think", site_artifact)):
+        think, tools = freegen.CONDITIONS.get(name, (False, False))
+        got = freegen.run_condition(freegen.Chatter(folder, threads=1), think, tools, items, free["seeds"][:1])
+        want = [free["rows"][name]["outcomes"][i][:2] for i in REPLAYED]
+        assert got["outcomes"] == want, name
+    result = post["evaluation"]
+    examples = ev.heldout(result["examples"], result["seed"], post["system"])
+    runner = ev.Runner(site_artifact)
+    for kind in ("tool", "no_tool", "think"):
+        i = next(i for i, e in enumerate(examples) if e.kind == kind)
+        assert ev.check(runner, examples[i])[1] == result["passed"][i], kind
+
+
+def test_an_evaluation_record_is_used_only_for_the_inputs_it_was_measured_with(tmp_path):
+    from export.posttrain import record
+    facts = {"model": "a" * 64, "code": "c", "cpu": "x86_64 avx2"}
+    path = record.save(tmp_path, facts, {"rates": {"think": 1.0}}, {"rows": {}})
+    assert path == tmp_path / record.FILE and [p.name for p in tmp_path.iterdir()] == [record.FILE]
+    assert record.load(tmp_path, facts) == {"evaluation": {"rates": {"think": 1.0}}, "free_generation": {"rows": {}}}
+    for changed in ({"model": "b" * 64}, {"cpu": "x86_64 avx2 avx512f"}, {"code": "d"}):
+        assert record.load(tmp_path, facts | changed) is None, changed
+    path.write_text("{not json")
+    assert record.load(tmp_path, facts) is None
+    assert record.load(tmp_path / "missing", facts) is None

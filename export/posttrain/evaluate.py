@@ -89,28 +89,41 @@ def think_is_closed(reply: str) -> bool:
     return bool(sep) and "<think>" not in tail and bool(tail.strip())
 
 
+def heldout(n: int, seed: int, system: str | None) -> list:
+    """The held-out examples, carrying the system message the adapter was trained with."""
+    return data.examples("heldout", n, seed, answer=lambda q: "", system=system or data.SYSTEM)
+
+
+def check(runner: Runner, e) -> tuple | None:
+    """(rate, passed, reply) of one held-out example, or None for a kind no rate checks."""
+    prompt = e.messages[:2]
+    if e.kind == "tool":
+        reply = runner.reply(prompt, tools=e.tools, enable_thinking=False)
+        return "tool_call", call_is_right(reply, e.expect), reply
+    if e.kind == "no_tool":
+        reply = runner.reply(prompt, tools=e.tools, enable_thinking=False)
+        return "no_call", not parse_tool_calls(reply), reply
+    if e.kind == "think":
+        reply = runner.reply(prompt, enable_thinking=True)
+        return "think", think_is_closed(reply), reply
+    return None
+
+
 def evaluate(adapted_folder, original_folder, n: int = 40, seed: int = 1, log=print) -> dict:
     """The four rates on ``n`` held-out examples (plain-chat agreement on every held-out
-    chat question)."""
+    chat question), and whether each example passed (None for kinds not checked)."""
     adapted, original = Runner(adapted_folder), Runner(original_folder)
     post = adapted.manifest.posttrain
-    # the held-out conversations carry the system message the adapter was trained with
-    examples = data.examples("heldout", n, seed, answer=lambda q: "", system=post.system if post else data.SYSTEM)
+    examples = heldout(n, seed, post.system if post else None)
     counts = {"tool_call": [0, 0], "no_call": [0, 0], "think": [0, 0]}
-    samples = {}
+    samples, passed = {}, []
     for e in examples:
-        prompt = e.messages[:2]
-        if e.kind == "tool":
-            reply = adapted.reply(prompt, tools=e.tools, enable_thinking=False)
-            key, ok = "tool_call", call_is_right(reply, e.expect)
-        elif e.kind == "no_tool":
-            reply = adapted.reply(prompt, tools=e.tools, enable_thinking=False)
-            key, ok = "no_call", not parse_tool_calls(reply)
-        elif e.kind == "think":
-            reply = adapted.reply(prompt, enable_thinking=True)
-            key, ok = "think", think_is_closed(reply)
-        else:
+        checked = check(adapted, e)
+        passed.append(checked and checked[1])
+        if checked is None:
             continue
+        key, ok, reply = checked
+        prompt = e.messages[:2]
         counts[key][0] += ok
         counts[key][1] += 1
         samples.setdefault(key, {"prompt": prompt[1]["content"], "reply": reply, "passed": ok})
@@ -130,7 +143,7 @@ def evaluate(adapted_folder, original_folder, n: int = 40, seed: int = 1, log=pr
     rates["plain_top1"] = round(agree / max(total, 1), 4)
     return {"rates": rates, "counts": {k: {"passed": ok, "of": seen} for k, (ok, seen) in counts.items()}
             | {"plain_top1": {"passed": agree, "of": total}}, "targets": dict(TARGETS), "examples": n, "seed": seed,
-            "samples": samples}
+            "samples": samples, "passed": passed}
 
 
 TARGETS = {"tool_call": 0.8, "no_call": 0.8, "think": 0.8}

@@ -74,6 +74,19 @@ def visible(text: str, thinking: bool) -> str:
     return tail if sep else ""
 
 
+def outcome(s: dict) -> str:
+    """One reply's score in a few letters: ``a`` answered, ``l`` looped, ``w`` wrong language,
+    ``.`` none of them.
+
+    >>> outcome({"answered": True, "looped": True, "wrong_language": False})
+    'al'
+    """
+    return "".join(letter for key, letter in OUTCOME_LETTERS if s[key]) or "."
+
+
+OUTCOME_LETTERS = (("answered", "a"), ("looped", "l"), ("wrong_language", "w"))
+
+
 def score(item, text: str, finish: str, thinking: bool) -> dict:
     answer = visible(text, thinking)
     found = language_of(answer)
@@ -104,16 +117,18 @@ class Chatter:
 
 
 def run_condition(chatter: Chatter, think: bool, tools: bool, items=HELDOUT, seeds=SEEDS) -> dict:
-    """Greedy and seeded replies to every item, scored: counts, the greedy replies' ids and the
-    greedy misses."""
+    """Greedy and seeded replies to every item, scored: counts, each item's outcomes (greedy
+    first, then each seed), the greedy replies' ids and the greedy misses."""
     runs = {"greedy": [None], "sampled": list(seeds)}
     counts = {kind: {"answered": 0, "looped": 0, "wrong_language": 0, "of": 0} for kind in runs}
-    greedy_ids, misses = [], []
+    greedy_ids, misses, outcomes = [], [], []
     for item in items:
+        outcomes.append([])
         for kind, seed_list in runs.items():
             for seed in seed_list:
                 text, finish, ids = asyncio.run(chatter.ask(item.prompt, think, tools, seed))
                 s = score(item, text, finish, think and chatter.manifest.chat_template.think)
+                outcomes[-1].append(outcome(s))
                 c = counts[kind]
                 c["of"] += 1
                 for key in ("answered", "looped", "wrong_language"):
@@ -122,7 +137,7 @@ def run_condition(chatter: Chatter, think: bool, tools: bool, items=HELDOUT, see
                     greedy_ids.append(ids)
                     if s["looped"] or not s["answered"]:
                         misses.append({"prompt": item.prompt, "reply": text[:200], **s})
-    return {"counts": counts, "greedy_ids": greedy_ids, "misses": misses}
+    return {"counts": counts, "outcomes": outcomes, "greedy_ids": greedy_ids, "misses": misses}
 
 
 def _share(task) -> dict:
@@ -135,12 +150,13 @@ def _condition(pool, folder, think, tools, items, seeds) -> dict:
     parts = list(pool.map(_share, [(str(folder), think, tools, items[w::WORKERS], seeds) for w in range(WORKERS)]))
     counts = {kind: {key: sum(p["counts"][kind][key] for p in parts) for key in parts[0]["counts"][kind]}
               for kind in parts[0]["counts"]}
-    ids = [None] * len(items)
+    ids, outcomes = [None] * len(items), [None] * len(items)
     for w, part in enumerate(parts):
         ids[w::WORKERS] = part["greedy_ids"]
+        outcomes[w::WORKERS] = part["outcomes"]
     rates = {kind: {key: round(c[key] / max(c["of"], 1), 4) for key in ("answered", "looped", "wrong_language")}
              for kind, c in counts.items()}
-    return {"rates": rates, "counts": counts, "greedy_ids": ids,
+    return {"rates": rates, "counts": counts, "outcomes": outcomes, "greedy_ids": ids,
             "misses": [m for part in parts for m in part["misses"]][:8]}
 
 
