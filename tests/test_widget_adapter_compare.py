@@ -7,6 +7,9 @@ import json
 from widgets import adapter_compare as A
 from widgets.backend import CountingBackend
 from widgets.demos import ADAPTER_REQUESTS, adapter_lane
+from widgets.model_queue import ModelQueue
+
+QUEUE = ModelQueue()
 
 
 def lanes_for(backend, ids):
@@ -62,6 +65,9 @@ class Runtime:
 
     async def load_model(self, path, choice="auto", on_progress=None):
         return self.model
+
+    def turn(self, model, on_wait=None):
+        return QUEUE.turn("test", on_wait, self.cancel)
 
 
 def test_live_run_reproduces_the_build_and_leaves_the_chat_generator_honest():

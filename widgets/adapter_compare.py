@@ -13,6 +13,7 @@ import copy
 from html import escape
 
 from .glossary import mark
+from .live_lanes import each_lane, run_live
 
 RUN_ACTIONS = ("run",)
 CANCEL_ACTIONS = ("stop",)
@@ -57,47 +58,24 @@ def update(state, action, value):
 
 async def run(state, action, value, runtime):
     """Both lanes again in the browser, greedily, each compared token by token with the build."""
-    from .demos import adapter_lane
     if action != "run" or state.get("absent") or state["phase"] != "idle":
         return
     s = copy.deepcopy(state)
     prompt = s["requests"][s["current"]]["prompt"]
-    s.update(phase="running", live={}, status="Loading the model…")
-    runtime.show(s)
+    yield await run_live(s, runtime, lambda model: _lanes(s, prompt, model, runtime), len(LANES))
 
-    def progress(file, loaded, total, source):
-        s["status"] = f"Loading {file}: {loaded / 1e6:.0f} of {total / 1e6:.0f} MB"
-        runtime.show(s)
 
-    try:
-        model = await runtime.load_model(s["model"]["path"], "auto", progress)
-        for lane, _ in LANES:
-            pre = s["lanes"][prompt][lane]
-            live = {"text": "", "ids": [], "match": None}
-            s["live"][lane] = live
-            s["status"] = f"Generating with the adapter {lane}…"
+async def _lanes(s, prompt, model, runtime):
+    """Both lanes live, while this widget holds the model."""
+    from .demos import adapter_lane
 
-            def on_text(piece, live=live):
-                live["text"] += piece
-                runtime.show(s)
+    async def one(lane, on_text):
+        pre = s["lanes"][prompt][lane]
+        r = await adapter_lane(model.backend, model.tokenizer, pre["prompt_ids"], pre["stop_ids"],
+                               1.0 if lane == "on" else 0.0, s["max_new_tokens"], on_text, runtime.cancel)
+        return r["ids"], r["text"], r["finish"], r["ids"] == pre["ids"]
 
-            result = await adapter_lane(model.backend, model.tokenizer, pre["prompt_ids"], pre["stop_ids"],
-                                        1.0 if lane == "on" else 0.0, s["max_new_tokens"], on_text,
-                                        runtime.cancel)
-            live.update(text=result["text"], ids=result["ids"], match=result["ids"] == pre["ids"])
-            if result["finish"] == "cancelled":
-                break
-        # the chat's generator must not trust what it thinks the shared cache holds
-        model.generator.forget()
-    except Exception as e:  # the reader sees why; the precomputed lanes stay as they were
-        s.update(phase="idle", status=f"Could not run the model here: {e}")
-        yield s
-        return
-    done = [d["match"] for d in s["live"].values()]
-    same = len(done) == len(LANES) and all(done)
-    s.update(phase="idle", status="Both lanes match the build-time text, token for token." if same
-             else "The live run differs from the build-time text (see the lanes).")
-    yield s
+    await each_lane(s, [lane for lane, _ in LANES], runtime, lambda lane: f"Generating with the adapter {lane}…", one)
 
 
 def _specials(text, specials):
