@@ -13,6 +13,9 @@ from gguf_tokenizer import hf_tokenizer
 from widgets import base_vs_assistant as B
 from widgets import demos as D
 from widgets import preference as P
+from widgets.model_queue import ModelQueue
+
+QUEUE = ModelQueue()
 
 
 @pytest.fixture(scope="module")
@@ -89,6 +92,25 @@ def test_lanes_equal_a_plain_greedy_loop(demos, plain):
     assert chat["finish"] == "stop" and chat["text"].strip()
 
 
+def test_the_chat_lane_keeps_what_the_model_predicted_at_each_token(demos, plain):
+    """The static view's numbers: each token's top candidates and their softmax probabilities,
+    recomputed here from the whole row of logits by the plain loop."""
+    from widgets.predictions import TOP
+    for prompt in D.PROMPTS:
+        d = demos["lanes"][prompt]["chat"]
+        assert len(d["steps"]) == len(d["ids"]) and "steps" not in demos["lanes"][prompt]["raw"]
+        loop = plain.start()
+        logits = loop.feed(list(d["prompt_ids"]))
+        for token, step in zip(d["ids"], d["steps"]):
+            probs = np.exp(logits - logits.max())
+            probs /= probs.sum()
+            order = np.argsort(-logits, kind="stable")[:TOP]
+            assert [c[0] for c in step["c"]] == order.tolist() and step["t"] == token and step["r"] == 0
+            assert np.allclose([c[3] for c in step["c"]], probs[order], atol=5e-5)
+            assert [c[4] for c in step["c"]] == [1.0] + [0.0] * (TOP - 1)     # greedy
+            logits = loop.feed([token])
+
+
 def test_preference_log_likelihoods_equal_the_plain_loop(demos, plain):
     hf = hf_tokenizer()
     pref = demos["preference"]
@@ -133,6 +155,9 @@ class NativeRuntime:
     async def load_model(self, path, choice="auto", on_progress=None):
         return self.model
 
+    def turn(self, model, on_wait=None):
+        return QUEUE.turn("test", on_wait, self.cancel)
+
     def show(self, state):
         self.shown.append(state["status"])
 
@@ -151,6 +176,9 @@ def test_widget_renders_the_lanes_and_runs_them_again(ctx, demos, default_artifa
     assert "written by hand" in html.lower()
     from html import escape
     assert escape(first["chat"]["text"]) in html
+    # the chat lane's tokens, each opening its predictions, without JavaScript
+    assert html.count('data-testid="lane-predictions"') == 1
+    assert html.count('<details class="llmb-tokd') == len(first["chat"]["ids"])
     state = B.update(state, "prompt", "2")
     assert state["current"] == 2 and state["live"] == {}
 

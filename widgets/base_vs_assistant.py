@@ -13,7 +13,9 @@ import copy
 from html import escape
 
 from .generation import GenerationConfig
+from . import predictions
 from .glossary import mark
+from .live_lanes import each_lane, run_live
 from .sampling import GREEDY
 
 RUN_ACTIONS = ("run",)
@@ -39,7 +41,7 @@ def initial_state(options, ctx):
     files = manifest.get("files", {})
     lanes = {}
     for prompt in PROMPTS:
-        lanes[prompt] = {lane: {k: d[k] for k in ("prompt_ids", "stop_ids", "ids", "text", "finish")}
+        lanes[prompt] = {lane: {k: d[k] for k in ("prompt_ids", "stop_ids", "ids", "text", "finish", "steps") if k in d}
                          for lane, d in demos["lanes"][prompt].items()}
     return {
         "prompts": list(PROMPTS),
@@ -79,53 +81,30 @@ def update(state, action, value):
 
 async def run(state, action, value, runtime):
     """Regenerate both real lanes in the browser, greedily, and compare them token by token."""
-    from .chat_mode import mode_for
-    from .demos import lane_prompts
-    from .generation import Generator
     if action != "run" or state["phase"] != "idle":
         return
     s = copy.deepcopy(state)
     prompt = s["prompts"][s["current"]]
-    s.update(phase="running", live={}, status="Loading the model…")
-    runtime.show(s)
+    yield await run_live(s, runtime, lambda model: _lanes(s, prompt, model, runtime), len(LANES))
 
-    def progress(file, loaded, total, source):
-        s["status"] = f"Loading {file}: {loaded / 1e6:.0f} of {total / 1e6:.0f} MB"
-        runtime.show(s)
 
-    try:
-        model = await runtime.load_model(s["model"]["path"], "auto", progress)
-        # the model a reader chats with by default, as at build time (widgets/demos.py)
-        model.backend.set_adapter_scale(0.0)
-        ids = lane_prompts(model.tokenizer, mode_for(model.info).template, prompt)
-        for lane, _ in LANES:
-            pre = s["lanes"][prompt][lane]
-            live = {"text": "", "ids": [], "match": None}
-            s["live"][lane] = live
-            s["status"] = f"Generating the {lane} lane…"
+async def _lanes(s, prompt, model, runtime):
+    """Both lanes live, while this widget holds the model."""
+    from .chat_mode import mode_for
+    from .demos import lane_prompts
+    from .generation import Generator
+    # the model a reader chats with by default, as at build time (widgets/demos.py)
+    model.backend.set_adapter_scale(0.0)
+    ids = lane_prompts(model.tokenizer, mode_for(model.info).template, prompt)
 
-            def on_text(piece, live=live):
-                live["text"] += piece
-                runtime.show(s)
+    async def one(lane, on_text):
+        pre = s["lanes"][prompt][lane]
+        generator = Generator(model.backend, model.tokenizer.id_to_bytes, pre["stop_ids"])
+        r = await generator.generate(ids[lane], GenerationConfig(s["max_new_tokens"], GREEDY), on_text=on_text,
+                                     cancel=runtime.cancel)
+        return r.ids, r.text, r.finish_reason, ids[lane] == pre["prompt_ids"] and r.ids == pre["ids"]
 
-            generator = Generator(model.backend, model.tokenizer.id_to_bytes, pre["stop_ids"])
-            result = await generator.generate(
-                ids[lane], GenerationConfig(s["max_new_tokens"], GREEDY), on_text=on_text,
-                cancel=runtime.cancel)
-            live.update(text=result.text, ids=result.ids,
-                        match=ids[lane] == pre["prompt_ids"] and result.ids == pre["ids"])
-            if result.finish_reason == "cancelled":
-                break
-        model.generator.forget()  # the chat's generator must not trust the shared cache now
-    except Exception as e:  # the reader sees why; the precomputed lanes stay as they were
-        s.update(phase="idle", status=f"Could not run the model here: {e}")
-        yield s
-        return
-    done = [d["match"] for d in s["live"].values()]
-    same = len(done) == len(LANES) and all(done)
-    s.update(phase="idle", status="Both lanes match the build-time text, token for token." if same
-             else "The live run differs from the build-time text (see the lanes).")
-    yield s
+    await each_lane(s, [lane for lane, _ in LANES], runtime, lambda lane: f"Generating the {lane} lane…", one)
 
 
 def _specials(text, specials):
@@ -136,13 +115,13 @@ def _specials(text, specials):
     return out
 
 
-def _lane(title, kind, input_text, output, foot, specials=()):
+def _lane(title, kind, input_text, output, foot, specials=(), extra=""):
     inp = (f'<details class="llmb-lane-input"><summary>What the model saw</summary>'
            f'<pre>{_specials(input_text, specials)}</pre></details>' if input_text is not None else "")
     return (f'<section class="llmb-lane llmb-lane--{kind}" aria-label="{escape(title)}">'
             f'<h4 class="llmb-lane-title">{mark(escape(title))}</h4>{inp}'
             f'<pre class="llmb-lane-output" data-lane="{kind}">{_specials(output, specials)}</pre>'
-            f'<p class="llmb-lane-foot">{foot}</p></section>')
+            f'<p class="llmb-lane-foot">{foot}</p>{extra}</section>')
 
 
 def render(state):
@@ -172,7 +151,11 @@ def render(state):
                         f"“{escape(pre['text'])}”")
             else:
                 foot = "Generating live in your browser…"
-        lanes.append(_lane(title, kind, state["inputs"][prompt][kind], text, foot, state["specials"]))
+        steps = pre.get("steps")
+        shown = (f'<details class="llmb-lane-preds" data-testid="lane-predictions"><summary>What the model predicted '
+                 f'at each token (open one)</summary>{predictions.static_html(steps, {"temperature": 0})}</details>'
+                 if steps and live is None else "")
+        lanes.append(_lane(title, kind, state["inputs"][prompt][kind], text, foot, state["specials"], shown))
     lanes.append(_lane("Illustration: a model with no post-training", "illustration", None,
                        ILLUSTRATIONS[prompt],
                        "Written by hand, not generated: this site ships no base checkpoint. It shows "

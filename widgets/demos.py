@@ -3,7 +3,8 @@
 ``demos.json`` sits in the artifact folder next to model.onnx and holds
   - ``lanes``: for each base-vs-assistant prompt, the shipped model's greedy continuation of the
     raw prompt and of the chat-formatted prompt (ids and text), made by the same generation loop
-    the browser runs, here over native onnxruntime;
+    the browser runs, here over native onnxruntime; the chat lane also keeps what the model
+    predicted at each token (``steps``, widgets/predictions.py);
   - ``preference``: the log-likelihood the model gives each of the two answers of the preference
     widget, after the chat-formatted prompt, with their token counts;
   - ``adapter_lanes`` (a model exported with a post-training adapter): for each request of the
@@ -28,7 +29,7 @@ from .chat_mode import mode_for
 from .generation import GenerationConfig, Generator
 from .sampling import GREEDY
 
-VERSION = 4
+VERSION = 5
 FILE = "demos.json"
 MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
 
@@ -78,12 +79,17 @@ def lane_stop_ids(manifest) -> dict:
     return {"raw": [end_of_text], "chat": list(manifest.tokenizer.stop_ids)}
 
 
-async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tokens: int = MAX_NEW_TOKENS) -> dict:
-    """The greedy continuation of ``ids``, as the widget stores and compares it."""
+async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tokens: int = MAX_NEW_TOKENS,
+                      record: bool = False) -> dict:
+    """The greedy continuation of ``ids``, as the widget stores and compares it (``record``: with
+    each token's predictions)."""
+    from .predictions import Recorder
     generator = Generator(backend, tokenizer.id_to_bytes, stop_ids)
-    result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY))
+    recorder = Recorder(backend, GREEDY, tokenizer) if record else None
+    result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY),
+                                      on_step=recorder.on_step if recorder else None)
     return {"prompt_ids": list(ids), "stop_ids": list(stop_ids), "ids": result.ids, "text": result.text,
-            "finish": result.finish_reason}
+            "finish": result.finish_reason, **({"steps": recorder.steps} if recorder else {})}
 
 
 def adapter_prompt(manifest, tokenizer, prompt: str, think: bool, tools: bool) -> list:
@@ -148,7 +154,7 @@ async def compute(artifact_dir) -> dict:
     for prompt in PROMPTS:
         lanes[prompt] = {}
         for lane, ids in lane_prompts(tokenizer, template, prompt).items():
-            lanes[prompt][lane] = await greedy_lane(backend, tokenizer, ids, stops[lane])
+            lanes[prompt][lane] = await greedy_lane(backend, tokenizer, ids, stops[lane], record=lane == "chat")
 
     adapter_lanes = {}
     if manifest.posttrain is not None:
