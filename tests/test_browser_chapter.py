@@ -187,6 +187,13 @@ def test_axe_after_the_widgets_changed_state(page):
         press(tv.locator(f'button[data-value="{value}"]'))
         tv.locator(f'button[data-value="{value}"][aria-pressed="true"]').wait_for()
         assert axe_violations(page) == [], value
+    # a token of the assistant lane opened by keyboard shows its predictions table
+    token = widget(page, "base_vs_assistant").locator("details.llmb-tokd > summary").nth(1)
+    widget(page, "base_vs_assistant").locator('[data-testid="lane-predictions"] > summary').click()
+    token.focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector("details.llmb-tokd[open] table")
+    assert axe_violations(page) == [], "predictions"
 
 
 def test_no_console_error_and_no_foreign_request(page):

@@ -23,6 +23,9 @@ MANIFEST = {
     "onnx": {"file": "model.onnx", "inputs": {"input_ids": "ids"}, "outputs": {"logits": "logits"}, "cache": []},
     "files": {"model.onnx": {"sha256": "0" * 64, "bytes": 98_600_000}, "tokenizer.json": {"sha256": "1" * 64, "bytes": 2_000_000}},
 }
+from widgets.model_queue import ModelQueue
+
+QUEUE = ModelQueue()
 
 
 class Bytes:
@@ -64,6 +67,20 @@ class Runtime:
 
     def timing(self, name, value):
         self.timings[name] = value
+
+    def device_lost(self, model):
+        return ""
+
+    def forget_model(self, model):
+        pass
+
+    def turn(self, model, on_wait=None):
+        return QUEUE.turn("test", on_wait, self.cancel)
+
+
+def unseeded(messages):
+    """Messages without the seed each reply draws (greedy replies do not depend on it)."""
+    return [{k: v for k, v in m.items() if k != "seed"} for m in messages]
 
 
 def run(state, action, value, runtime):
@@ -169,3 +186,75 @@ def test_a_closed_think_block_is_shown_apart_from_the_answer():
     assert thought and thought.group(1) == "2 &lt; 3, so &lt;b&gt;yes&lt;/b&gt;."
     assert out.endswith("<p>Yes, <strong>it is</strong>.</p></div>")
     assert "details" not in L._message({"role": "assistant", "content": "No block here."})
+
+
+def test_a_message_sent_while_busy_is_announced_and_one_before_loading_is_kept(state):
+    loading = dict(state, phase="loading", draft="hi")
+    assert L.queued(loading, "send", "hi")["note"] == "Your message will be sent when the model is ready."
+    assert L.queued(dict(state, phase="generating"), "send", "next")["note"] == \
+        "Your message will be sent when this reply ends."
+    assert L.queued(state, "send", "  ")["note"] == ""
+    assert 'data-testid="chat-note"' in L.render(L.queued(loading, "send", "hi"))
+    idle = L.update(state, "draft", "hello")
+    [s] = run(idle, "send", None, Runtime())
+    assert s["note"] == "Load the model first (the button above); your message is kept."
+    assert s["draft"] == "hello" and s["messages"] == []
+    [s] = run(dict(s, phase="ready"), "send", None, Runtime())
+    assert s["note"] == "" and s["messages"][0]["content"] == "hello" and s["draft"] == ""
+    assert 'data-testid="chat-note"' not in L.render(s)
+
+
+def test_turns_that_no_longer_fit_the_window_are_left_out_and_the_reader_is_told(state):
+    rt = Runtime()
+    rt.model.backend = CountingBackend(vocab_size=256, max_length=300)
+    rt.model.generator = Generator(rt.model.backend, rt.model.tokenizer.id_to_bytes, [101])
+    s = dict(state, phase="ready", settings=dict(state["settings"], max_new_tokens=40))
+    [s] = run(L.update(s, "draft", "a" * 100), "send", None, rt)
+    assert "left out" not in s["status"]
+    [s] = run(L.update(s, "draft", "b" * 100), "send", None, rt)
+    assert s["status"].endswith("The oldest 2 messages no longer fit the model's 300-token window and were left out.")
+    assert [m["content"][0] for m in s["messages"] if m["role"] == "user"] == ["b"]
+
+
+class LosingBackend(CountingBackend):
+    """A GPU backend whose device goes away after a few tokens of the reply."""
+
+    def __init__(self, after):
+        super().__init__(vocab_size=256, max_length=4096)
+        self.after, self.lost = after, ""
+
+    async def feed(self, ids):
+        if self.lost or (len(ids) == 1 and self.feeds >= self.after):
+            self.lost = "destroyed"
+            raise RuntimeError("GPUDevice was lost")
+        await super().feed(ids)
+
+
+class GpuThenWasm(Runtime):
+    def __init__(self):
+        super().__init__()
+        self.gpu = Model()
+        self.gpu.kind, self.gpu.backend = "webgpu", LosingBackend(after=5)
+        self.gpu.generator = Generator(self.gpu.backend, self.gpu.tokenizer.id_to_bytes, [101])
+        self.forgotten = []
+
+    async def load_model(self, path, choice="auto", on_progress=None):
+        return self.model if choice == "wasm" or self.gpu in self.forgotten else self.gpu
+
+    def device_lost(self, model):
+        return getattr(model.backend, "lost", "")
+
+    def forget_model(self, model):
+        self.forgotten.append(model)
+
+
+def test_a_gpu_lost_mid_reply_answers_again_on_wasm(state):
+    rt = GpuThenWasm()
+    [loaded] = run(state, "load", None, rt)
+    assert loaded["backend"]["active"] == "webgpu"
+    [s] = run(L.update(loaded, "draft", "hi"), "send", None, rt)
+    assert rt.forgotten == [rt.gpu] and s["backend"]["choice"] == "wasm" and s["backend"]["active"] == "wasm"
+    assert s["status"].startswith("The GPU was lost (destroyed); answered again on WASM. ")
+    solo = Runtime()
+    [alone] = run(L.update(run(state, "load", None, solo)[0], "draft", "hi"), "send", None, solo)
+    assert unseeded(s["messages"]) == unseeded(alone["messages"]) and [m["role"] for m in s["messages"]] == ["user", "assistant"]

@@ -14,7 +14,7 @@ from test_preference import fake_ctx
 MODULES = ["stages", "data_scale", "quick_check", "preference"]
 VOID = {"br", "hr", "img", "input", "meta", "link", "line", "rect", "polyline", "path", "circle", "wbr"}
 ALLOWED_IMPORTS = {"html", "math", "json", "re", "dataclasses", "functools", "itertools", "pathlib",
-                   "typing", "__future__", "jinja2", "markupsafe", "widgets", "asyncio", "copy", "time"}
+                   "typing", "__future__", "jinja2", "markupsafe", "widgets", "asyncio", "copy", "time", "random"}
 
 
 class Balance(HTMLParser):

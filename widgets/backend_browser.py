@@ -14,10 +14,22 @@ Two jobs:
      (checkbox: "true"/"false"), or a button's ``data-value`` (else None);
    - typing in a text field updates the state without re-rendering (the caret stays put);
    - Enter (without Shift) in a field with ``data-enter-action="A"`` dispatches action A;
+     Escape anywhere in the widget dispatches the module's ``ESCAPE_ACTION``, if it has one;
+   - an element rendered with a new ``data-autofocus`` value takes the focus once (a panel that
+     opened, the button that opened it when it closes);
    - actions listed in the module's ``RUN_ACTIONS`` go to ``run(state, action, value, runtime)``
      instead, an async generator whose every yielded state is rendered (one job at a time: a run
-     action arriving meanwhile waits for it); while it runs, actions in ``CANCEL_ACTIONS``
-     (default: "stop") set ``runtime.cancel`` before reaching ``update``.
+     action arriving meanwhile waits for it, and the module's optional ``queued(state, action,
+     value)`` says so); while it runs, actions in ``CANCEL_ACTIONS`` (default: "stop") set
+     ``runtime.cancel`` and reach ``update`` at once and again on the job's last state (so a
+     New chat pressed mid-reply is not undone by the reply's end);
+   - state keys in the module's ``READER_FIELDS`` belong to the reader while a job runs: a job's
+     state keeps the reader's latest value of such a key (text typed during a model load or a
+     reply) unless the job itself changed it.
+
+   What the reader did to the static render before Python was up (text typed, a box ticked, a
+   range moved) is read into the state when the widget mounts; llmb.js replays a click or Enter
+   made meanwhile.
 """
 
 from __future__ import annotations
@@ -32,6 +44,7 @@ from pyodide.ffi import create_proxy, jsnull
 from .backend import check_adapter_scale, check_feed
 from .generation import Generator
 from .manifest import Manifest
+from .model_queue import ModelQueue
 from .sampling import Candidates
 from .tokenizer import Tokenizer
 
@@ -76,6 +89,9 @@ class BrowserBackend:
         ids = None if _absent(best.ids) else best.ids.to_py().tolist()
         return Candidates(ids=ids, logits=logits)
 
+    def log_normalizer(self) -> float:
+        return float(self._session.logNormalizer())
+
     def truncate(self, n: int) -> int:
         return int(self._session.truncate(n))
 
@@ -97,9 +113,10 @@ class Model:
         self.source = source  # "cache" | "network"
         self.note = note  # a storage problem the reader should know about, or ""
         self.generator = Generator(backend, tokenizer.id_to_bytes, self.info.tokenizer.stop_ids)
+        self.queue = ModelQueue()  # the widgets' runs take turns on it (widgets/model_queue.py)
 
 
-_models: dict = {}  # (model_path, kind) -> Model, for the life of the tab
+_models: dict = {}  # (model_path, kind) -> the Model, or the task loading it, for the life of the tab
 
 
 _webgpu: list = []  # the answer of webgpu_problem, asked once per tab
@@ -121,6 +138,8 @@ async def _file(base: str, name: str, facts: dict, on_progress) -> object:
     proxy = create_proxy(report)
     try:
         return await js.llmb.model.fetchVerified(base + name, facts["sha256"], facts["bytes"], proxy)
+    except Exception as e:  # JsException: the one-line reason fetchVerified gave
+        raise RuntimeError(str(js.llmb.model.explain(e))) from None
     finally:
         proxy.destroy()
 
@@ -139,27 +158,45 @@ async def load_model(model_path: str, choice: str = "auto", on_progress=None) ->
     else:
         kind = choice
     key = (model_path, kind)
-    if key in _models:
-        return _models[key]
+    if key not in _models:
+        # One load per model, however many widgets ask at once; a failed load is forgotten so
+        # that the next request tries again.
+        _models[key] = asyncio.ensure_future(_load(model_path, kind, on_progress))
+    found = _models[key]
+    if isinstance(found, Model):
+        return found
+    try:
+        model = await asyncio.shield(found)
+    except BaseException:
+        if _models.get(key) is found:
+            del _models[key]
+        raise
+    _models[key] = model
+    return model
+
+
+async def _load(model_path: str, kind: str, on_progress) -> Model:
     base = str(js.llmb.siteURL) + model_path
     response = await js.fetch(base + "manifest.json", cache="no-cache")
     if not response.ok:
         raise RuntimeError(f"{model_path}manifest.json: HTTP {response.status}")
-    manifest = json.loads(await response.text())
-    files = manifest["files"]
-    tok_name, onnx_name = manifest["tokenizer"]["file"], manifest["onnx"]["file"]
-    tok = await _file(base, tok_name, files[tok_name], on_progress)
+    try:
+        manifest = json.loads(await response.text())
+        files = manifest["files"]
+        tok_name, onnx_name = manifest["tokenizer"]["file"], manifest["onnx"]["file"]
+        tok_facts, onnx_facts = files[tok_name], files[onnx_name]
+    except (ValueError, KeyError, TypeError) as e:
+        raise RuntimeError(f"{model_path}manifest.json is cut off or damaged ({type(e).__name__}: {e})") from None
+    tok = await _file(base, tok_name, tok_facts, on_progress)
     tokenizer = Tokenizer.from_str(tok.data.to_bytes().decode("utf-8"))
-    onnx = await _file(base, onnx_name, files[onnx_name], on_progress)
+    onnx = await _file(base, onnx_name, onnx_facts, on_progress)
     try:
         session = await js.llmb.model.createSession(kind, onnx.data, js.JSON.parse(json.dumps(manifest)))
     except Exception as e:  # JsException: ORT's message, made readable
         raise RuntimeError(str(js.llmb.model.explain(e))) from e
     backend = BrowserBackend(session, manifest["model"]["vocab_size"], manifest["model"]["context_length"])
-    model = Model(manifest, tokenizer, backend, kind, int(session.threads), str(onnx.source),
-                  str(onnx.note or tok.note or ""))
-    _models[key] = model
-    return model
+    return Model(manifest, tokenizer, backend, kind, int(session.threads), str(onnx.source),
+                 str(onnx.note or tok.note or ""))
 
 
 class Flag:
@@ -189,7 +226,7 @@ class Runtime:
     def show(self, state: dict) -> None:
         """Render an intermediate state (download progress, streamed text) at the next frame:
         tokens can come faster than frames, and the page must stay responsive meanwhile."""
-        self._mounted.state = state
+        self._mounted.state = self._mounted.adopt(state)
         self._mounted.render_soon()
 
     async def webgpu_problem(self) -> str:
@@ -197,6 +234,20 @@ class Runtime:
 
     async def load_model(self, model_path: str, choice: str = "auto", on_progress=None) -> Model:
         return await load_model(model_path, choice, on_progress)
+
+    def device_lost(self, model: Model) -> str:
+        """Why the model's GPU device was lost, or "" (always "" on WASM)."""
+        return str(model.backend._session.lost or "")
+
+    def forget_model(self, model: Model) -> None:
+        """Drop a model whose session cannot run any more, so the next load starts afresh."""
+        for key in [k for k, m in _models.items() if m is model]:
+            del _models[key]
+
+    def turn(self, model: Model, on_wait=None):
+        """``async with runtime.turn(model, on_wait):`` runs the block when the model is free
+        (``on_wait(holder)`` hears that it is not yet); the widget's Stop works while waiting."""
+        return model.queue.turn(self._mounted.name, on_wait, self.cancel)
 
     def timing(self, name: str, value: float) -> None:
         """Record a measurement where bench/ can read it (``llmb.timings``)."""
@@ -221,8 +272,13 @@ class Mounted:
         self.cancel = Flag()
         self.task = None
         self.queued = None  # a run action that arrived while a job was finishing
+        self.after_job: list = []  # cancel actions taken during the job, applied again after it
         self.run_actions = set(getattr(self.module, "RUN_ACTIONS", ()))
         self.cancel_actions = set(getattr(self.module, "CANCEL_ACTIONS", ("stop",)))
+        self.reader_fields = tuple(getattr(self.module, "READER_FIELDS", ()))
+        self._job_saw: dict = {}  # reader field -> the value the running job last had for it
+        self._focused: set = set()  # data-autofocus values already acted on
+        self._carry_over(root)
         self._proxy = create_proxy(self._on_event)
         self._frame = create_proxy(self._on_frame)
         self._frame_pending = False
@@ -230,6 +286,31 @@ class Mounted:
             root.addEventListener(kind, self._proxy)
         root.setAttribute("data-llmb-mounted", "live")
         self.render()
+
+    def _carry_over(self, root) -> None:
+        """Fields the reader changed in the static render before mounting go into the state."""
+        for el in root.querySelectorAll("[data-action]"):
+            tag, kind = str(el.tagName).lower(), str(getattr(el, "type", "") or "")
+            action = str(el.getAttribute("data-action"))
+            if tag == "input" and kind == "checkbox":
+                if bool(el.checked) != bool(el.defaultChecked):
+                    self.state = self.module.update(self.state, action, "true" if el.checked else "false")
+            elif tag == "select":
+                default = el.querySelector("option[selected]")
+                if not _absent(default) and str(el.value) != str(default.value):
+                    self.state = self.module.update(self.state, action, str(el.value))
+            elif tag in ("input", "textarea") and str(el.value) != str(el.defaultValue):
+                self.state = self.module.update(self.state, action, str(el.value))
+                el.llmbRendered = el.value
+
+    def adopt(self, state: dict) -> dict:
+        """A running job's ``state``, with the reader's latest value of each reader field the
+        job did not change since it last looked."""
+        for key in self.reader_fields:
+            if key in state and state[key] == self._job_saw.get(key, state[key]) and key in self.state:
+                state[key] = self.state[key]
+            self._job_saw[key] = state.get(key)
+        return state
 
     def detach(self) -> None:
         self.cancel.set()
@@ -259,10 +340,20 @@ class Mounted:
         for el in root.querySelectorAll("[data-scroll-key]"):
             if ends.get(str(el.getAttribute("data-scroll-key")), True):
                 el.scrollTop = el.scrollHeight  # follow a streaming reply unless the reader scrolled up
+        # An element the render marks with a new data-autofocus value takes the focus, once.
+        for el in root.querySelectorAll("[data-autofocus]"):
+            nonce = str(el.getAttribute("data-autofocus"))
+            if nonce not in self._focused:
+                self._focused.add(nonce)
+                el.focus()
 
     def _on_event(self, event) -> None:
         target = event.target
         if _absent(target) or not hasattr(target, "closest"):
+            return
+        escape = getattr(self.module, "ESCAPE_ACTION", None)
+        if str(event.type) == "keydown" and event.key == "Escape" and escape:
+            self.dispatch(escape, None)
             return
         el = target.closest("[data-action]")
         if _absent(el) or not self.root.contains(el):
@@ -302,6 +393,10 @@ class Mounted:
                 # One live job per widget. The job may be rendering its last state right now, so
                 # the next one waits for it rather than being dropped.
                 self.queued = (action, value)
+                queued = getattr(self.module, "queued", None)
+                if queued is not None:
+                    self.state = queued(self.state, action, value)
+                    self.render()
                 return
             self.cancel.clear()
             self.task = asyncio.ensure_future(self._run(action, value))
@@ -309,18 +404,25 @@ class Mounted:
         if running and action in self.cancel_actions:
             self.cancel.set()
             self.queued = None
+            self.after_job.append((action, value))
         self.state = self.module.update(self.state, action, value)
         self.render()
 
     async def _run(self, action: str, value) -> None:
+        self._job_saw = {key: self.state.get(key) for key in self.reader_fields}
         try:
             async for state in self.module.run(self.state, action, value, Runtime(self)):
-                self.state = state
+                self.state = self.adopt(state)
                 self.render()
         except Exception as e:
             js.console.error(f"widget {self.name}: {action} failed: {e}")
             raise
         finally:
+            if self.after_job:
+                for late, late_value in self.after_job:
+                    self.state = self.module.update(self.state, late, late_value)
+                self.after_job = []
+                self.render()
             if self.queued is not None:
                 (action, value), self.queued = self.queued, None
                 self.cancel.clear()

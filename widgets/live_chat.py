@@ -16,15 +16,24 @@ from __future__ import annotations
 
 import copy
 import html
+import random
 import time
 
 from . import safe_markdown
 from .chat import Chat
 from .chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
+from .model_queue import WAITING, StoppedWaiting
+from . import predictions
+from .predictions import KEEP, Recorder
 from .tools import default_toolbox
 
 RUN_ACTIONS = ("load", "send")
-CANCEL_ACTIONS = ("stop", "new_chat")
+# Each stops a streaming reply; choosing another runtime then asks to load it.
+CANCEL_ACTIONS = ("stop", "new_chat", "backend")
+# The reader's while a load or a reply runs: typed text, a message waiting to go, the sliders and
+# toggles (they apply from the next message on).
+READER_FIELDS = ("draft", "note", "settings", "inspect", "focus", "nonce")
+ESCAPE_ACTION = "inspect_close"  # Escape in the widget closes an open token's predictions
 BACKENDS = {"auto": "Automatic", "webgpu": "WebGPU", "wasm": "WASM (CPU)"}
 NO_FEATURE = {
     "think": "This model's chat template has no thinking mode.",
@@ -60,13 +69,16 @@ def initial_state(options: dict, ctx: dict) -> dict:
             "max_new_tokens": int(options.get("max_new_tokens", DEFAULT_SETTINGS["max_new_tokens"])),
             "think": False,
             "tools": False,
+            "predictions": False,  # record each token's candidates (widgets/predictions.py)
         },
-        "messages": [],  # {"role", "content"}; assistant turns also carry "ids" and "finish"
+        "messages": [],  # {"role", "content"}; assistant turns also carry "ids", "finish" and maybe "steps"
+        "inspect": None,  # [message index, token index] whose predictions are open
         "pending": "",  # the reply being streamed
         "draft": "",
         "show_raw": False,
         "raw": "",  # the exact text the model saw last, its reply included
         "status": "The model is not loaded yet.",
+        "note": "",  # what happens to a message sent while the chat was busy
         "stats": {"ttft_ms": None, "tok_s": None, "tokens": 0},
     }
 
@@ -85,6 +97,20 @@ def update(state: dict, action: str, value) -> dict:
         s["settings"][action] = value == "true" and s["features"][action]
     elif action == "show_raw":
         s["show_raw"] = value == "true"
+    elif action == "predictions":
+        s["settings"]["predictions"] = value == "true"
+        s["inspect"] = None
+    elif action == "inspect":
+        at = [int(x) for x in (value or "").split(":") if x.isdigit()]
+        if len(at) == 2 and at != s.get("inspect") and _step(s, at) is not None:
+            s["inspect"], s["focus"] = at, None
+            s["nonce"] = s.get("nonce", 0) + 1     # the panel takes the focus, once
+        else:                                      # the open token again: it closes
+            s["focus"] = _focus_back(s, s.get("inspect"))
+            s["inspect"] = None
+    elif action == "inspect_close":
+        s["focus"] = _focus_back(s, s.get("inspect"))
+        s["inspect"] = None
     elif action == "backend":
         s["backend"]["choice"] = value if value in BACKENDS else "auto"
         if s["phase"] == "ready":
@@ -94,7 +120,7 @@ def update(state: dict, action: str, value) -> dict:
         if s["phase"] == "generating":
             s["status"] = "Stopping…"
     elif action == "new_chat":
-        s.update(messages=[], pending="", raw="")
+        s.update(messages=[], pending="", raw="", inspect=None)
         s["stats"] = {"ttft_ms": None, "tok_s": None, "tokens": 0}
         if s["phase"] == "ready":
             s["status"] = "New chat."
@@ -133,7 +159,7 @@ async def _load(s: dict, runtime):
         model = await runtime.load_model(s["model"]["path"], s["backend"]["choice"], progress)
     except Exception as e:
         s["phase"], s["progress"] = "idle", None
-        s["status"] = f"Could not load the model: {e}"
+        s["status"] = f"Could not load the model: {e}. Press Load to try again."
         return s
     s["phase"], s["progress"] = "ready", None
     s["backend"].update(active=model.kind, threads=model.threads, note=model.note)
@@ -146,10 +172,51 @@ async def _load(s: dict, runtime):
 
 async def _send(s: dict, text: str, runtime):
     model = await runtime.load_model(s["model"]["path"], s["backend"]["choice"])
-    chat, reset, shown = _chat(s, model)
+    before = copy.deepcopy(s["messages"])
     s["messages"].append({"role": "user", "content": text})
-    switched = f"Switched to {_who(s)}; the model's cache was cleared. " if reset else ""
-    s.update(draft="", pending="", phase="generating", status=switched + "Thinking…")
+    s.update(draft="", pending="", phase="generating", status="Thinking…")
+    runtime.show(s)
+
+    def waiting(holder):
+        s["status"] = WAITING
+        runtime.show(s)
+
+    try:
+        async with runtime.turn(model, waiting):
+            s = await _answer(s, text, model, runtime)
+        lost = runtime.device_lost(model)
+        if not lost:
+            return s
+        # The GPU went away mid-reply (a driver reset, the tab in the background too long): the
+        # reply starts again on WASM, and the chat stays there.
+        runtime.forget_model(model)
+        s["messages"] = before + [{"role": "user", "content": text}]
+        s["backend"].update(choice="wasm")
+        s.update(phase="generating", pending="", status=f"The GPU was lost ({lost}); starting WASM…")
+        runtime.show(s)
+        model = await runtime.load_model(s["model"]["path"], "wasm")
+        s["backend"].update(active=model.kind, threads=model.threads)
+        async with runtime.turn(model, waiting):
+            return await _answer(s, text, model, runtime, f"The GPU was lost ({lost}); answered again on WASM. ")
+    except StoppedWaiting:
+        s["messages"].pop()
+        s.update(phase="ready", pending="", draft=text, status="Stopped before the model was free; nothing was sent.")
+        return s
+
+
+async def _answer(s: dict, text: str, model, runtime, prefix: str = ""):
+    """The reply to ``text`` (already shown as the last message), while this chat holds the model;
+    ``prefix`` opens the final status line."""
+    s["messages"].pop()
+    chat, _, shown = _chat(s, model)
+    s["messages"].append({"role": "user", "content": text})
+    # A switch of model from the reader's side (the chat starts with the original) is announced.
+    # The cache held the other scale's keys and values, so it was emptied: now, or already when
+    # another widget ran the model with this scale.
+    on = s["settings"]["think"] or s["settings"]["tools"]
+    switched = f"Switched to {_who(s)}; the model's cache was cleared. " if s.get("answered_on", False) != on else ""
+    s["answered_on"] = on
+    s["status"] = switched + "Thinking…"
     runtime.show(s)
     started = time.perf_counter()
     first = []
@@ -166,9 +233,21 @@ async def _send(s: dict, text: str, runtime):
         s["pending"] = ""
         runtime.show(s)
 
+    dropped = []
+
+    def on_drop(messages):
+        dropped.extend(messages)
+        s["messages"] = shown()
+        runtime.show(s)
+
+    # A seed per reply, kept with it: the same prompt, settings and seed give the same reply
+    # (and the same predictions) anywhere, natively included.
+    seed = random.randrange(1, 2 ** 31)
+    config = generation_config(s["settings"], seed)
+    recorder = Recorder(model.backend, config.sampling, model.tokenizer) if s["settings"].get("predictions") else None
     try:
-        reply = await chat.send(text, generation_config(s["settings"]), on_text=on_text,
-                                on_tool=on_tool, cancel=runtime.cancel)
+        reply = await chat.send(text, config, on_text=on_text, on_tool=on_tool, on_drop=on_drop,
+                                on_step=recorder.on_step if recorder else None, cancel=runtime.cancel)
     except Exception as e:
         s["messages"].pop()
         s.update(phase="ready", pending="", draft=text, status=f"Could not answer: {e}")
@@ -176,7 +255,9 @@ async def _send(s: dict, text: str, runtime):
     ended = time.perf_counter()
     last = reply.rounds[-1]
     s["messages"] = shown()
-    s["messages"][-1].update(ids=list(last.ids), finish=last.finish_reason)
+    s["messages"][-1].update(ids=list(last.ids), finish=last.finish_reason, seed=seed)
+    if recorder is not None:
+        _attach_steps(s["messages"], reply.rounds, recorder.steps)
     s["raw"] = _raw(chat, last)
     tokens = sum(len(r.ids) for r in reply.rounds)
     ttft = (first[0] - started) * 1000 if first else None
@@ -187,9 +268,43 @@ async def _send(s: dict, text: str, runtime):
     runtime.timing("reply_tokens", tokens)
     note = {"cancelled": " (stopped)", "length": " (length limit)", "context": " (context window full)"}
     rate = f", {tok_s:.1f} tokens/s" if tok_s else ""
+    window = model.backend.max_length
+    gone = (f" The oldest {len(dropped)} message{'s' if len(dropped) > 1 else ''} no longer fit the model's "
+            f"{window:,}-token window and {'were' if len(dropped) > 1 else 'was'} left out." if dropped else "")
     s.update(phase="ready", pending="",
-             status=f"{switched}{tokens} tokens{rate}{note.get(last.finish_reason, '')}.")
+             status=f"{prefix}{switched}{tokens} tokens{rate}{note.get(last.finish_reason, '')}.{gone}")
     return s
+
+
+def _attach_steps(messages: list, rounds: list, steps: list) -> None:
+    """Give each assistant message of the turn just answered the steps of its model call (one
+    per token), and keep at most ``KEEP`` steps in the whole chat: older messages lose theirs
+    whole and show as plain text again."""
+    start = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1) + 1
+    at = 0
+    for m, r in zip([m for m in messages[start:] if m["role"] == "assistant"], rounds):
+        m["steps"] = steps[at:at + len(r.ids)]
+        at += len(r.ids)
+    kept = 0
+    for m in reversed(messages):
+        if "steps" in m:
+            kept += len(m["steps"])
+            if kept > KEEP:
+                del m["steps"]
+
+
+def _focus_back(s: dict, closed) -> list | None:
+    """Where the focus goes when a token's predictions close: the token (with a fresh nonce, so
+    it moves once)."""
+    s["nonce"] = s.get("nonce", 0) + 1
+    return [closed[0], closed[1], s["nonce"]] if closed else None
+
+
+def _step(s: dict, at: list):
+    """The recorded step at [message index, token index], or None."""
+    mi, ti = at
+    steps = s["messages"][mi].get("steps", []) if 0 <= mi < len(s["messages"]) else []
+    return steps[ti] if 0 <= ti < len(steps) else None
 
 
 def _raw(chat: Chat, last) -> str:
@@ -198,28 +313,44 @@ def _raw(chat: Chat, last) -> str:
     return chat.tokenizer.decode(prompt_ids + last.ids)
 
 
+def queued(state: dict, action: str, value) -> dict:
+    """A message sent while the model loads or a reply streams goes when that ends; say so."""
+    s = copy.deepcopy(state)
+    if action == "send" and (value or s["draft"]).strip():
+        s["note"] = ("Your message will be sent when the model is ready." if s["phase"] == "loading"
+                     else "Your message will be sent when this reply ends.")
+    return s
+
+
 async def run(state: dict, action: str, value, runtime):
     s = copy.deepcopy(state)
     if action == "load" and s["phase"] == "idle":
         yield await _load(s, runtime)
-    elif action == "send" and s["phase"] == "ready":
+    elif action == "send":
         text = (value if value is not None else s["draft"]).strip()
-        if text:
+        s["note"] = ""
+        if not text:
+            yield s
+        elif s["phase"] == "ready":
             yield await _send(s, text, runtime)
+        else:
+            s["note"] = "Load the model first (the button above); your message is kept."
+            yield s
 
 
-def _message(m: dict, call: bool = False) -> str:
+def _message(m: dict, call: bool = False, tokens: str = "") -> str:
     role = m["role"]
     if role == "user":
         return f'<div class="llmb-msg llmb-msg--user"><span class="llmb-msg__who">You</span><div>{html.escape(m["content"]).replace(chr(10), "<br>")}</div></div>'
     if role == "tool":
         return f'<div class="llmb-msg llmb-msg--tool"><span class="llmb-msg__who">Tool result</span><pre>{html.escape(m["content"])}</pre></div>'
     ids = " ".join(str(t) for t in m.get("ids", []))
-    attrs = f' data-token-ids="{ids}" data-finish="{html.escape(m.get("finish", ""))}"' if "ids" in m else ""
+    attrs = (f' data-token-ids="{ids}" data-finish="{html.escape(m.get("finish", ""))}" data-seed="{m.get("seed", "")}"'
+             if "ids" in m else "")
     # A reply that called a tool is the first of three steps: call -> result -> answer.
     kind, who = ("llmb-msg--call", "Model: tool call") if call else ("", "Model")
     return (f'<div class="llmb-msg llmb-msg--assistant {kind}" data-testid="chat-message-assistant"{attrs}>'
-            f'<span class="llmb-msg__who">{who}</span>{_reply_html(m["content"])}</div>')
+            f'<span class="llmb-msg__who">{who}</span>{tokens or _reply_html(m["content"])}</div>')
 
 
 def _reply_html(text: str) -> str:
@@ -238,7 +369,12 @@ def _messages(s: dict) -> str:
     msgs = s["messages"]
     for i, m in enumerate(msgs):
         call = m["role"] == "assistant" and i + 1 < len(msgs) and msgs[i + 1]["role"] == "tool"
-        out.append(_message(m, call))
+        shown = s["settings"].get("predictions") and m.get("steps")
+        focus = s.get("focus") or [None, None, 0]
+        back = f"{focus[1]}@{focus[2]}" if focus[0] == i else ""
+        out.append(_message(m, call, predictions.tokens_html(m["steps"], i, _open_token(s, i), back) if shown else ""))
+        if shown and s.get("inspect") and s["inspect"][0] == i and _step(s, s["inspect"]):
+            out.append(predictions.panel_html(_step(s, s["inspect"]), s["inspect"][1], s["settings"], s.get("nonce", 0)))
     if s["pending"] or s["phase"] == "generating":
         out.append('<div class="llmb-msg llmb-msg--assistant llmb-msg--pending" aria-busy="true">'
                    f'<span class="llmb-msg__who">Model</span>{safe_markdown.to_html(s["pending"]) or "<p>…</p>"}</div>')
@@ -247,10 +383,14 @@ def _messages(s: dict) -> str:
     return "".join(out)
 
 
+def _open_token(s: dict, i: int):
+    return s["inspect"][1] if s.get("inspect") and s["inspect"][0] == i else None
+
+
 def _toggle(s: dict, name: str, label: str) -> str:
     ok = s["features"][name]
     checked = " checked" if s["settings"][name] else ""
-    disabled = "" if ok and s["phase"] != "generating" else " disabled"
+    disabled = "" if ok else " disabled"
     reason = "" if ok else f'<span class="llmb-chat__reason">{NO_FEATURE[name]}</span>'
     return (f'<span class="llmb-chat__feature"><label class="llmb-chat__toggle"><input type="checkbox" data-action="{name}"'
             f'{checked}{disabled}> {label}</label>{reason}</span>')
@@ -271,8 +411,9 @@ def render(s: dict) -> str:
            f'{"" if phase == "idle" else " disabled"}>{e(load_label)}</button>']
     options = "".join(f'<option value="{k}"{" selected" if k == s["backend"]["choice"] else ""}>{v}</option>'
                       for k, v in BACKENDS.items())
-    busy = " disabled" if phase in ("loading", "generating") else ""
-    bar.append(f'<label class="llmb-chat__backend">Runtime <select data-action="backend"{busy}>{options}</select></label>')
+    # mid-reply, another runtime stops the reply (CANCEL_ACTIONS); mid-load it waits
+    loading = " disabled" if phase == "loading" else ""
+    bar.append(f'<label class="llmb-chat__backend">Runtime <select data-action="backend"{loading}>{options}</select></label>')
     if s["backend"]["active"]:
         bar.append(f'<span class="llmb-chat__badge" data-testid="chat-backend">{e(BACKENDS[s["backend"]["active"]])}</span>')
     p = s["progress"]
@@ -288,12 +429,14 @@ def render(s: dict) -> str:
         f'<button type="button" class="md-button" data-action="new_chat"{"" if s["messages"] or s["pending"] else " disabled"}>New chat</button>'
     )
     knobs = (
-        f'<label>Temperature <input type="range" min="0" max="1.5" step="0.05" value="{settings["temperature"]}" data-action="temperature"{busy}> '
+        f'<label>Temperature <input type="range" min="0" max="1.5" step="0.05" value="{settings["temperature"]}" data-action="temperature"> '
         f'<output>{settings["temperature"]:.2f}</output></label>'
-        f'<label>Top-p <input type="range" min="0.05" max="1" step="0.05" value="{settings["top_p"]}" data-action="top_p"{busy}> '
+        f'<label>Top-p <input type="range" min="0.05" max="1" step="0.05" value="{settings["top_p"]}" data-action="top_p"> '
         f'<output>{settings["top_p"]:.2f}</output></label>'
         + _toggle(s, "think", "Think") + _toggle(s, "tools", "Tools")
         + f'<label class="llmb-chat__toggle"><input type="checkbox" data-action="show_raw"{" checked" if s["show_raw"] else ""}> Show the raw string</label>'
+        + f'<label class="llmb-chat__toggle"><input type="checkbox" data-action="predictions" data-testid="chat-predictions-toggle"'
+          f'{" checked" if settings.get("predictions") else ""}> Show predictions</label>'
     )
     raw = ""
     if s["show_raw"]:
@@ -308,6 +451,7 @@ def render(s: dict) -> str:
         f'<div class="llmb-chat__log" role="log" aria-live="polite" data-scroll-key="log">{_messages(s)}</div>'
         f'<div class="llmb-chat__compose">{compose}</div>'
         f'<div class="llmb-chat__knobs">{knobs}</div>{who}{raw}'
-        f'<p class="llmb-chat__status" role="status" data-testid="chat-status" data-phase="{phase}"{data}>{e(s["status"])}</p>'
+        + (f'<p class="llmb-chat__note" role="status" data-testid="chat-note">{e(s["note"])}</p>' if s.get("note") else "")
+        + f'<p class="llmb-chat__status" role="status" data-testid="chat-status" data-phase="{phase}"{data}>{e(s["status"])}</p>'
         "</section>"
     )

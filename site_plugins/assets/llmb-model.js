@@ -7,6 +7,7 @@ const RUNTIME = new URL(".", import.meta.url);
 const ORT_BUILDS = { webgpu: "ort/ort.webgpu.min.mjs", wasm: "ort/ort.wasm.min.mjs" };
 const CACHE_NAME = "llmb-models-v1";
 const orts = {};
+const ortAttempts = { webgpu: 0, wasm: 0 };
 
 export const timings = {};
 
@@ -16,8 +17,12 @@ export function threads() {
   return Math.max(2, Math.min(4, navigator.hardwareConcurrency || 2));
 }
 
+// A build whose start failed keeps failing (onnxruntime-web remembers a failed initialisation),
+// so a retry imports a fresh instance of the module.
 export function loadOrt(kind) {
-  orts[kind] ??= import(new URL(ORT_BUILDS[kind], RUNTIME).href).then((ort) => {
+  const url = new URL(ORT_BUILDS[kind], RUNTIME);
+  if (ortAttempts[kind]) url.searchParams.set("attempt", ortAttempts[kind]);
+  orts[kind] ??= import(url.href).then((ort) => {
     ort.env.wasm.wasmPaths = new URL("ort/", RUNTIME).href;
     ort.env.wasm.numThreads = threads();
     // On WASM the model runs in a worker, so the page (and its Stop button) stays responsive
@@ -50,17 +55,37 @@ function cacheKey(sha256) {
   return new URL(`llmb-cache/sha256/${sha256}`, RUNTIME).href;
 }
 
+function fileName(url) {
+  return new URL(url).pathname.split("/").pop();
+}
+
+function mb(n) {
+  return (n / 1e6).toFixed(1);
+}
+
 async function download(url, total, onProgress) {
-  const response = await fetch(url);
-  if (!response.ok) throw new Error(`downloading ${url} failed: HTTP ${response.status}`);
+  const name = fileName(url);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${name} could not be downloaded (${e.message})`);
+  }
+  if (!response.ok) throw new Error(`${name} could not be downloaded: HTTP ${response.status}`);
   const buffer = new Uint8Array(total);
   const reader = response.body.getReader();
   let loaded = 0;
   let lastReport = 0;
   for (;;) {
-    const { done, value } = await reader.read();
+    let chunk;
+    try {
+      chunk = await reader.read();
+    } catch (e) {
+      throw new Error(`the download of ${name} broke off at ${mb(loaded)} of ${mb(total)} MB (${e.message})`);
+    }
+    const { done, value } = chunk;
     if (done) break;
-    if (loaded + value.length > total) throw new Error(`${url} is larger than its manifest says (${total} bytes)`);
+    if (loaded + value.length > total) throw new Error(`${name} is larger than its manifest says (${total} bytes)`);
     buffer.set(value, loaded);
     loaded += value.length;
     if (performance.now() - lastReport > 100) {
@@ -68,7 +93,7 @@ async function download(url, total, onProgress) {
       onProgress?.(loaded, total, "network");
     }
   }
-  if (loaded !== total) throw new Error(`${url} has ${loaded} bytes, its manifest says ${total}`);
+  if (loaded !== total) throw new Error(`the download of ${name} stopped at ${mb(loaded)} of ${mb(total)} MB`);
   onProgress?.(loaded, total, "network");
   return buffer;
 }
@@ -99,7 +124,7 @@ export async function fetchVerified(url, sha256, total, onProgress) {
   }
   const data = await download(url, total, onProgress);
   const got = await sha256Hex(data);
-  if (got !== sha256) throw new Error(`downloaded ${url} does not match its sha256 (got ${got.slice(0, 12)}…, expected ${sha256.slice(0, 12)}…)`);
+  if (got !== sha256) throw new Error(`the downloaded ${fileName(url)} is damaged: its sha256 is ${got.slice(0, 12)}…, the manifest says ${sha256.slice(0, 12)}…`);
   if (cache) {
     try {
       await cache.put(cacheKey(sha256), new Response(data, { headers: { "Content-Type": "application/octet-stream" } }));
@@ -131,16 +156,34 @@ function size(shape) {
 }
 
 export async function createSession(kind, modelBytes, manifest) {
-  const ort = await loadOrt(kind);
   const t0 = performance.now();
-  const session = await ort.InferenceSession.create(modelBytes, {
-    executionProviders: [kind],
-    graphOptimizationLevel: "all",
-    // ORT's native warnings (a few nodes kept on the CPU under WebGPU) reach console.error.
-    logSeverityLevel: 3,
-  });
+  let session;
+  try {
+    const ort = await loadOrt(kind);
+    session = await ort.InferenceSession.create(modelBytes, {
+      executionProviders: [kind],
+      graphOptimizationLevel: "all",
+      // ORT's native warnings (a few nodes kept on the CPU under WebGPU) reach console.error.
+      logSeverityLevel: 3,
+    });
+  } catch (e) {
+    delete orts[kind];
+    ortAttempts[kind] += 1;
+    throw new Error(`onnxruntime-web could not start the model on ${kind === "wasm" ? "WASM" : "WebGPU"}: ${explain(e)}`);
+  }
+  const ort = await orts[kind];
   timings.session_ms = performance.now() - t0;
-  return new ModelSession(ort, session, manifest.onnx, manifest.model.vocab_size, kind);
+  const modelSession = new ModelSession(ort, session, manifest.onnx, manifest.model.vocab_size, kind);
+  if (kind === "webgpu") {
+    // A lost device (driver reset, GPU reclaimed) never comes back to this onnxruntime instance:
+    // the session says so, and the next WebGPU start imports a fresh one.
+    modelSession.lostSignal = (await ort.env.webgpu.device).lost.then((info) => {
+      modelSession.lost = info.message || info.reason || "device lost";
+      delete orts.webgpu;
+      ortAttempts.webgpu += 1;
+    });
+  }
+  return modelSession;
 }
 
 // One conversation's KV cache on top of an InferenceSession (see widgets/backend.py for the
@@ -157,6 +200,8 @@ class ModelSession {
     // toggles start.
     this.hasAdapter = Boolean(io.inputs.adapter_scale);
     this.adapterScale = 0;
+    this.lost = ""; // why the WebGPU device was lost, once it was
+    this.lostSignal = null; // settles when it is
     this.reset();
   }
 
@@ -183,6 +228,7 @@ class ModelSession {
   }
 
   async feed(ids) {
+    if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
     ids = Array.from(ids);
     const { ort, io } = this;
     const n = ids.length;
@@ -198,7 +244,15 @@ class ModelSession {
       feeds[io.inputs.adapter_scale] = new ort.Tensor("float32", Float32Array.of(this.adapterScale), [1]);
     }
     io.cache.forEach((c, i) => { feeds[c.input] = this.past[i]; });
-    const out = await this.session.run(feeds);
+    let out;
+    try {
+      out = await this.session.run(feeds);
+    } catch (e) {
+      // A run that fails because the device went away may fail before the device says so.
+      if (this.lostSignal) await Promise.race([this.lostSignal, new Promise((r) => setTimeout(r, 500))]);
+      if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
+      throw e;
+    }
     this.past.forEach((t) => t.dispose?.());
     this.past = io.cache.map((c) => out[c.output]);
     const logits = out[io.outputs.logits];
@@ -236,6 +290,18 @@ class ModelSession {
       ids[j] = id;
     }
     return { ids, logits: vals };
+  }
+
+  // log(sum(exp(row))) of the last position, in float64: softmax's denominator, so Python can
+  // compute exact raw probabilities of the few candidates it reads.
+  logNormalizer() {
+    const row = this.last;
+    if (!row) throw new Error("logNormalizer() before feed()");
+    let top = -Infinity;
+    for (let i = 0; i < row.length; i++) if (row[i] > top) top = row[i];
+    let sum = 0;
+    for (let i = 0; i < row.length; i++) sum += Math.exp(row[i] - top);
+    return top + Math.log(sum);
   }
 
   // Keep the first n cached tokens; state caches cannot rewind, so they reset (returns 0).

@@ -19,7 +19,9 @@ function morphNode(from, to) {
     if (from.nodeValue !== to.nodeValue) from.nodeValue = to.nodeValue;
     return;
   }
-  for (const { name } of [...from.attributes]) if (!to.hasAttribute(name)) from.removeAttribute(name);
+  // A disclosure the reader opened (a think block, a token's predictions) stays open.
+  const kept = (name) => name === "open" && from.nodeName === "DETAILS";
+  for (const { name } of [...from.attributes]) if (!to.hasAttribute(name) && !kept(name)) from.removeAttribute(name);
   for (const { name, value } of [...to.attributes]) if (from.getAttribute(name) !== value) from.setAttribute(name, value);
   // A field's value follows the state only when the state changed it since the last render:
   // what the reader is typing (already in the state) is never overwritten mid-word.
@@ -105,11 +107,50 @@ function showBootState(roots, text, kind) {
   }
 }
 
+// Until Python is up, a widget is its static render. A click on one of its buttons, or Enter in
+// a field that sends, is held (the last one per widget) and replayed once the widget is live;
+// fields typed in or ticked meanwhile are read by the mount itself (backend_browser.Mounted).
+function holdEarlyActions(root) {
+  const hold = (event) => {
+    const el = event.target.closest?.("[data-action]");
+    if (!el || !root.contains(el)) return;
+    if (event.type === "click" && el.matches("button, a")) {
+      event.preventDefault();
+      root.llmbEarly = { kind: "click", action: el.dataset.action, value: el.dataset.value ?? null };
+      showBootState([root], `Starting Python in your browser… “${el.textContent.trim()}” will run as soon as it is ready.`, "booting");
+    } else if (event.type === "keydown" && event.key === "Enter" && !event.shiftKey && !event.isComposing
+               && el.dataset.enterAction) {
+      event.preventDefault();
+      root.llmbEarly = { kind: "enter", action: el.dataset.action };
+      showBootState([root], "Starting Python in your browser… Your message will go as soon as it is ready.", "booting");
+    }
+  };
+  root.addEventListener("click", hold, true);
+  root.addEventListener("keydown", hold, true);
+  return () => {
+    root.removeEventListener("click", hold, true);
+    root.removeEventListener("keydown", hold, true);
+  };
+}
+
+function replayEarlyAction(root) {
+  const early = root.llmbEarly;
+  delete root.llmbEarly;
+  if (!early) return;
+  let selector = `[data-action="${CSS.escape(early.action)}"]`;
+  if (early.value !== null && early.value !== undefined) selector += `[data-value="${CSS.escape(early.value)}"]`;
+  const el = root.querySelector(selector);
+  if (!el) return;
+  if (early.kind === "click") el.click();
+  else el.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter", bubbles: true, cancelable: true }));
+}
+
 async function mountAll() {
   const roots = [...document.querySelectorAll(".llmb-widget:not([data-llmb-mounted])")];
   if (!roots.length) return;
   roots.forEach((root) => root.setAttribute("data-llmb-mounted", "pending"));
   showBootState(roots, "Starting Python in your browser…", "booting");
+  const releases = roots.map(holdEarlyActions);
   let app;
   try {
     app = await boot();
@@ -118,8 +159,9 @@ async function mountAll() {
     throw error;
   }
   app.forget_detached();
-  for (const root of roots) {
-    if (!root.isConnected) continue;
+  roots.forEach((root, i) => {
+    releases[i]();
+    if (!root.isConnected) return;
     root.querySelector(":scope > .llmb-boot")?.remove();
     try {
       app.mount(root);
@@ -127,7 +169,8 @@ async function mountAll() {
       showBootState([root], `This widget could not start: ${error.message}`, "error");
       throw error;
     }
-  }
+    replayEarlyAction(root);
+  });
 }
 
 if (globalThis.document$?.subscribe) {
