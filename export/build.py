@@ -145,7 +145,7 @@ def _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log, ada
     facts = record.inputs(tmp, original)
     recorded = None if reevaluate else record.load(adapter.folder, facts)
     if recorded is not None:
-        log(f"export: held-out evaluation recorded for these exact model files, runtime, code and CPU kernels "
+        log(f"export: held-out evaluation recorded for these exact model files, runtime and code "
             f"({adapter.folder / record.FILE}); --reevaluate measures again")
         result, free = recorded["evaluation"], recorded["free_generation"]
     else:

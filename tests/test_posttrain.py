@@ -217,6 +217,7 @@ def test_the_site_chat_is_never_worse_than_the_checkpoint_on_free_running_replie
     assert free["items"] == len(HELDOUT) >= 80 and len(free["seeds"]) >= 3
     assert free["targets"] == freegen.TARGETS and free["cap"] == freegen.CAP
     rows = free["rows"]
+    assert list(rows) == list(freegen.LABELS)          # the table's order, as measured
     assert rows["off"]["identical_greedy"] == free["items"]
     assert rows["off"]["counts"] == rows["original"]["counts"]
     for name in ("original", "tools", "think"):
@@ -268,11 +269,11 @@ def test_the_recorded_evaluation_is_what_the_site_model_does(site_artifact, defa
 
 def test_an_evaluation_record_is_used_only_for_the_inputs_it_was_measured_with(tmp_path):
     from export.posttrain import record
-    facts = {"model": "a" * 64, "code": "c", "cpu": "x86_64 avx2"}
+    facts = {"model": "a" * 64, "code": "c", "onnxruntime": "1.30.0"}
     path = record.save(tmp_path, facts, {"rates": {"think": 1.0}}, {"rows": {}})
     assert path == tmp_path / record.FILE and [p.name for p in tmp_path.iterdir()] == [record.FILE]
     assert record.load(tmp_path, facts) == {"evaluation": {"rates": {"think": 1.0}}, "free_generation": {"rows": {}}}
-    for changed in ({"model": "b" * 64}, {"cpu": "x86_64 avx2 avx512f"}, {"code": "d"}):
+    for changed in ({"model": "b" * 64}, {"onnxruntime": "1.31.0"}, {"code": "d"}):
         assert record.load(tmp_path, facts | changed) is None, changed
     path.write_text("{not json")
     assert record.load(tmp_path, facts) is None
