@@ -295,6 +295,8 @@ def test_what_a_reader_does_before_python_and_during_the_load_is_kept(wasm, base
     lost, and the message is sent when the model is ready (the chat says it will be)."""
     context, watch = wasm
     page = watch.page(context)
+    held = []     # the widgets bundle waits (a slow network) until the reader has acted
+    page.route("**/runtime/widgets-*.zip", lambda route: held.append(route))
     page.goto(base_url + "chapter/")
     chat = page.locator('.llmb-widget[data-widget="live_chat"]')
     box = page.locator('[data-testid="chat-input"]')
@@ -302,6 +304,9 @@ def test_what_a_reader_does_before_python_and_during_the_load_is_kept(wasm, base
     page.locator('[data-testid="chat-load"]').click()
     assert chat.get_attribute("data-llmb-mounted") == "pending"   # the static render took the click
     assert "will run as soon as it is ready" in chat.locator(".llmb-boot").inner_text()
+    while not held:          # the bundle's request, once Pyodide's core is up
+        page.wait_for_timeout(100)
+    held[0].fallback()       # on to the context's route, which lets it through
     page.wait_for_function(f"document.querySelector('{STATUS}')?.dataset.phase === 'loading'", timeout=BOOT_MS)
     assert box.input_value() == "Who wrote"
     box.press("End")

@@ -80,8 +80,15 @@ def _round(p: float) -> float:
 
 
 def _shown(text: str) -> str:
-    """A token's text for a label: escaped, a newline as ↵, nothing as ∅ (spaces stay, CSS keeps them)."""
-    return html.escape(text).replace("\n", "↵") or "∅"
+    """A token's text for a label: escaped, a newline as ↵, nothing as ∅, and a token of spaces
+    alone as ␣ (every label must be visible, and name its button); other spaces stay (CSS keeps
+    them)."""
+    if not text.strip():
+        return "".join(_BLANK.get(c, "·") for c in text) or "∅"
+    return html.escape(text).replace("\n", "↵")
+
+
+_BLANK = {" ": "␣", "\n": "↵", "\t": "⇥"}
 
 
 def _percent(p: float) -> str:
@@ -120,7 +127,9 @@ def static_html(steps: list, settings: dict) -> str:
     for i, st in enumerate(steps):
         cls = "llmb-tokd" + (" llmb-tok--off" if st["r"] else "") + (" llmb-tok--special" if st["x"] else "")
         out.append(f'<details class="{cls}" data-rank="{st["r"]}"><summary class="llmb-tok">{_shown(st["s"])}</summary>'
-                   f'<div class="llmb-pred">{table_html(st, i, settings)}</div></details>')
+                   # a region of its own that the keyboard can reach (it scrolls sideways when narrow)
+                   f'<div class="llmb-pred" role="region" tabindex="0" aria-label="Predictions for token {i + 1}">'
+                   f'{table_html(st, i, settings)}</div></details>')
     return f'<p class="llmb-toks">{"".join(out)}</p>'
 
 
@@ -148,7 +157,7 @@ def table_html(step: dict, index: int, settings: dict) -> str:
            f"temperature {float(settings['temperature']):.2f}, the top {SamplingConfig().top_k} and top-p "
            f"{float(settings['top_p']):.2f}.")
     return (f'<p>Token {index + 1}: “{picked}” (id {step["t"]}), {where} under the raw softmax. {how}</p>'
-            f'<table><caption>The model\'s top {TOP} candidates at this token</caption><thead><tr>'
+            f'<table class="llmb-pred__table"><caption>The model\'s top {TOP} candidates at this token</caption><thead><tr>'
             '<th scope="col">Rank</th><th scope="col">Token</th><th scope="col">Id</th>'
             '<th scope="col">Raw softmax</th><th scope="col">Drawn from</th></tr></thead>'
             f'<tbody>{"".join(rows)}</tbody></table>')
