@@ -24,7 +24,6 @@ from .chat import Chat
 from .chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
 from .model_queue import WAITING, StoppedWaiting
 from . import predictions
-from .predictions import KEEP, Recorder
 from .tools import default_toolbox
 
 RUN_ACTIONS = ("load", "send")
@@ -244,7 +243,7 @@ async def _answer(s: dict, text: str, model, runtime, prefix: str = ""):
     # (and the same predictions) anywhere, natively included.
     seed = random.randrange(1, 2 ** 31)
     config = generation_config(s["settings"], seed)
-    recorder = Recorder(model.backend, config.sampling, model.tokenizer) if s["settings"].get("predictions") else None
+    recorder = predictions.Recorder(model.backend, config.sampling, model.tokenizer) if s["settings"].get("predictions") else None
     try:
         reply = await chat.send(text, config, on_text=on_text, on_tool=on_tool, on_drop=on_drop,
                                 on_step=recorder.on_step if recorder else None, cancel=runtime.cancel)
@@ -278,7 +277,7 @@ async def _answer(s: dict, text: str, model, runtime, prefix: str = ""):
 
 def _attach_steps(messages: list, rounds: list, steps: list) -> None:
     """Give each assistant message of the turn just answered the steps of its model call (one
-    per token), and keep at most ``KEEP`` steps in the whole chat: older messages lose theirs
+    per token), and keep at most ``predictions.KEEP`` steps in the whole chat: older messages lose theirs
     whole and show as plain text again."""
     start = max((i for i, m in enumerate(messages) if m["role"] == "user"), default=-1) + 1
     at = 0
@@ -289,7 +288,7 @@ def _attach_steps(messages: list, rounds: list, steps: list) -> None:
     for m in reversed(messages):
         if "steps" in m:
             kept += len(m["steps"])
-            if kept > KEEP:
+            if kept > predictions.KEEP:
                 del m["steps"]
 
 
