@@ -190,4 +190,9 @@ def test_widget_renders_the_lanes_and_runs_them_again(ctx, demos, default_artifa
     lanes = demos["lanes"][D.PROMPTS[2]]
     for lane in ("raw", "chat"):
         assert final["live"][lane]["ids"] == lanes[lane]["ids"] and final["live"][lane]["match"]
-    assert "identical to the build-time text" in B.render(final)
+    shown = B.render(final)
+    assert "identical to the build-time text" in shown
+    # the matched run shows the same tokens, so their build-time predictions stay on offer
+    assert shown.count('data-testid="lane-predictions"') == 1
+    differed = {**final, "live": {**final["live"], "chat": {**final["live"]["chat"], "match": False}}}
+    assert 'data-testid="lane-predictions"' not in B.render(differed)

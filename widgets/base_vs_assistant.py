@@ -152,9 +152,12 @@ def render(state):
             else:
                 foot = "Generating live in your browser…"
         steps = pre.get("steps")
+        # a live run that matched produced these very tokens, so the build-time predictions still
+        # describe the text shown; one that differed does not
         shown = (f'<details class="llmb-lane-preds" data-testid="lane-predictions"><summary>What the model predicted '
-                 f'at each token (open one)</summary>{predictions.static_html(steps, {"temperature": 0})}</details>'
-                 if steps and live is None else "")
+                 f'at each token, computed when this page was built (open one)</summary>'
+                 f'{predictions.static_html(steps, {"temperature": 0})}</details>'
+                 if steps and (live is None or live["match"] is True) else "")
         lanes.append(_lane(title, kind, state["inputs"][prompt][kind], text, foot, state["specials"], shown))
     lanes.append(_lane("Illustration: a model with no post-training", "illustration", None,
                        ILLUSTRATIONS[prompt],
