@@ -10,6 +10,7 @@ Screenshots of the chat in both palettes go to test-results/.
 
 import asyncio
 import json
+import re
 import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from site_builder import ROOT, config_with, mkdocs_build
-from test_browser_chapter import embedded_state
+from test_browser_chapter import axe_violations, embedded_state
 from widgets import live_chat
 from widgets.generation import GenerationConfig, Generator
 from widgets.manifest import Manifest
@@ -129,9 +130,11 @@ def open_chat(context, watch, base_url):
 
 
 def load_model(page):
+    before = page.inner_text(STATUS)  # an earlier failure's line stays until the click re-renders
     page.locator('[data-testid="chat-load"]').click()
-    page.wait_for_function(f"document.querySelector('{STATUS}').dataset.phase === 'ready'"
-                           f" || document.querySelector('{STATUS}').textContent.startsWith('Could')", timeout=MODEL_MS)
+    page.wait_for_function("([sel, before]) => { const s = document.querySelector(sel);"
+                           " return s.dataset.phase === 'ready' || (s.textContent.startsWith('Could') && s.textContent !== before); }",
+                           arg=[STATUS, before], timeout=MODEL_MS)
     status = page.inner_text(STATUS)
     assert status.startswith("Ready"), status
     return status
@@ -474,6 +477,134 @@ def test_hostile_text_both_ways_renders_inert_and_the_raw_view_shows_it_exactly(
     page.close()
 
 
+def js_heap(page, cdp):
+    """Bytes of JS heap in use after a full garbage collection."""
+    cdp.send("HeapProfiler.collectGarbage")
+    return cdp.send("Runtime.getHeapUsage")["usedSize"]
+
+
+def test_a_thirty_turn_soak_stays_clean_and_flat(wasm, base_url):
+    """Thirty turns in one chat: short questions stopped mid-reply and resumed, tool rounds, and
+    long messages until the oldest turns no longer fit (the chat says so). No console error (the
+    fixture checks) and the JS heap at turn 30 is at most 1.2x its size at turn 5.
+
+    The loaded model's window is narrowed to 1,024 tokens first: the same overflow path as at
+    8,192, without prefilling eight thousand tokens a turn on a two-core CPU."""
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    page.select_option('select[data-action="backend"]', "wasm")
+    load_model(page)
+    page.evaluate("""() => llmb.pyodide.runPython(`
+from widgets import backend_browser as bb
+for model in bb._models.values():
+    model.backend._max_length = 1024
+`)""")
+    set_range(page, "temperature", 0)
+    cdp = context.new_cdp_session(page)
+    long_text = "Here is a note about the history of bread, repeated for length. " * 20   # about 300 tokens
+    heap, dropped_told = {}, False
+    for turn in range(1, 31):
+        # a tool round while the chat is short (a long history drowns the adapter's habit of
+        # calling), then back to the original: each switch empties the cache
+        tools = turn == 2
+        tools_box = page.locator('input[data-action="tools"]')
+        tools_box.check() if tools else tools_box.uncheck()
+        text = TOOL_QUESTION if tools else long_text if turn % 4 == 0 else f"Turn {turn}: name a fruit."
+        box = page.locator('[data-testid="chat-input"]')
+        box.fill(text)
+        box.press("Enter")
+        if not tools:
+            page.wait_for_function("(document.querySelector('.llmb-msg--pending')?.textContent || '').length > 8"
+                                   f" || document.querySelector('{STATUS}').dataset.phase === 'ready'", timeout=MODEL_MS)
+            if page.locator(STATUS).get_attribute("data-phase") == "generating":
+                page.locator('[data-testid="chat-stop"]').click()
+        ready(page)
+        status = page.inner_text(STATUS)
+        assert not status.startswith("Could"), (turn, status)
+        assert page.locator('[data-testid="chat-message-assistant"][data-token-ids]').count() >= 1
+        dropped_told |= "no longer fit the model's 1,024-token window" in status
+        if tools:
+            assert page.locator(".llmb-msg--tool pre").last.inner_text() == TOOL_RESULT, turn
+        if turn in (5, 30):
+            heap[turn] = js_heap(page, cdp)
+    assert dropped_told
+    assert heap[30] <= 1.2 * heap[5], heap
+    page.close()
+
+
+def native_steps(folder, manifest, prompt, settings, seed):
+    """The predictions the live chat's loop records natively for a new chat's first reply."""
+    from widgets.backend_native import NativeBackend
+    from widgets.chat_mode import mode_for, open_chat
+    from widgets.predictions import Recorder
+    from widgets.tools import default_toolbox
+
+    info = Manifest.from_dict(manifest)
+    tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
+    generator = Generator(NativeBackend.from_artifact(folder), tokenizer.id_to_bytes, info.tokenizer.stop_ids)
+    chat, _ = open_chat(mode_for(info), generator, tokenizer, default_toolbox())
+    config = live_chat.generation_config(settings, seed)
+    recorder = Recorder(generator.backend, config.sampling, tokenizer)
+
+    async def reply():
+        return (await chat.send(prompt, config, on_step=recorder.on_step)).rounds[-1].ids
+
+    with ThreadPoolExecutor(1) as pool:
+        ids = pool.submit(asyncio.run, reply()).result()
+    return ids, recorder.steps
+
+
+def shown_rows(page):
+    return page.eval_on_selector_all('[data-testid="chat-predictions"] tbody tr', """rows => rows.map(r => [
+        Number(r.dataset.id), Number(r.dataset.raw), Number(r.dataset.drawn), r.getAttribute('aria-current') === 'true'])""")
+
+
+def test_predictions_of_a_greedy_and_a_sampled_reply_equal_native(wasm, base_url, plain):
+    """Show predictions on: the tokens of a greedy and of a sampled reply open their candidates
+    (by pointer and by keyboard, Escape closes and gives the focus back), the probabilities equal
+    those computed natively for the same prompt, settings and seed, and the marked tokens are
+    exactly those the model did not rank first."""
+    folder, manifest = plain
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    page.select_option('select[data-action="backend"]', "wasm")
+    load_model(page)
+    page.locator('[data-testid="chat-predictions-toggle"]').check()
+    for temperature in (0.0, 0.6):
+        set_range(page, "temperature", temperature)
+        if page.locator(".llmb-msg--user").count():
+            page.get_by_role("button", name="New chat").click()
+        ids, reply = ask(page, PROMPT)
+        seed = int(reply.get_attribute("data-seed"))
+        settings = dict(live_chat.initial_state({}, {})["settings"], temperature=temperature)
+        native_ids, steps = native_steps(folder, manifest, PROMPT, settings, seed)
+        assert ids == native_ids
+        tokens = reply.locator("button.llmb-tok")
+        assert tokens.count() == len(ids)
+        ranks = [int(r) for r in tokens.evaluate_all("els => els.map(e => e.dataset.rank)")]
+        assert ranks == [st["r"] for st in steps]
+        marked = tokens.evaluate_all("els => els.map(e => e.classList.contains('llmb-tok--off'))")
+        assert marked == [st["r"] > 0 for st in steps]          # exactly those outside the raw top 1
+        at = next((i for i, st in enumerate(steps) if st["r"] > 0), 1)
+        tokens.nth(at).click()
+        page.wait_for_selector('[data-testid="chat-predictions"]')
+        rows = shown_rows(page)
+        want = steps[at]["c"]
+        assert [r[0] for r in rows] == [c[0] for c in want]
+        for (i, raw, drawn, current), c in zip(rows, want):
+            assert abs(raw - c[3]) <= 2e-4 and abs(drawn - c[4]) <= 2e-4, (temperature, i)
+            assert current == (i == ids[at])
+        assert page.evaluate("document.activeElement.dataset.testid") == "chat-predictions"
+        assert axe_violations(page) == []
+        page.keyboard.press("Escape")
+        page.wait_for_selector('[data-testid="chat-predictions"]', state="detached")
+        assert page.evaluate("document.activeElement.dataset.value") == f"1:{at}"   # back on its token
+        page.keyboard.press("Enter")                                               # and open again by keyboard
+        page.wait_for_selector('[data-testid="chat-predictions"]')
+        page.keyboard.press("Escape")
+    page.close()
+
+
 def test_stop_ends_a_streaming_reply(wasm, base_url):
     context, watch = wasm
     page = open_chat(context, watch, base_url)
@@ -530,6 +661,54 @@ def test_a_damaged_cached_copy_is_downloaded_again(wasm, base_url, artifact):
     page.close()
 
 
+def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_retries(playwright, base_url, artifact):
+    """A manifest cut off, a tokenizer cut off, the model's download stopping halfway, and
+    onnxruntime-web failing to start (its WebAssembly binary missing): each ends in one line that
+    names the problem, with Load enabled again; nothing partial is cached; the next Load works."""
+    _, manifest = artifact
+    context = launch(playwright)
+    watch = Watch(context, base_url)
+    page = watch.page(context)
+    page.goto(base_url + "chapter/")
+    page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
+    sizes = {name: entry["bytes"] for name, entry in manifest["files"].items()}
+    manifest_text = json.dumps(manifest)
+    cuts = [
+        ("**/manifest.json", lambda route: route.fulfill(status=200, body=manifest_text[:len(manifest_text) // 2],
+                                                         content_type="application/json"),
+         "manifest.json is cut off or damaged", False),
+        ("**/tokenizer.json", lambda route: route.fulfill(status=200, body=b"{" * 1_000_000),
+         f"the download of tokenizer.json stopped at 1.0 of {sizes['tokenizer.json'] / 1e6:.1f} MB", False),
+        ("**/model.onnx", lambda route: route.fulfill(status=200, body=b"\0" * 1_000_000),
+         f"the download of model.onnx stopped at 1.0 of {sizes['model.onnx'] / 1e6:.1f} MB", True),
+        ("**/ort-wasm-simd-threaded*.wasm", lambda route: route.fulfill(status=404, body=b""),
+         "onnxruntime-web could not start the model on WASM", False),
+    ]
+    for pattern, handler, reason, model_cut in cuts:
+        context.route(pattern, handler)   # the context's routes also see the model worker's requests
+        before = page.inner_text(STATUS)  # the previous failure's line, until this Load replaces it
+        page.locator('[data-testid="chat-load"]').click()
+        page.wait_for_function("([sel, before]) => { const t = document.querySelector(sel).textContent;"
+                               " return t.startsWith('Could') && t !== before; }", arg=[STATUS, before], timeout=MODEL_MS)
+        status = page.inner_text(STATUS)
+        assert status.startswith("Could not load the model: ") and reason in status, status
+        assert status.endswith("Press Load to try again."), status
+        assert "\n" not in status and not page.locator('[data-testid="chat-load"]').is_disabled()
+        context.unroute(pattern)
+        if model_cut:
+            cached = page.evaluate("async () => (await (await caches.open('llmb-models-v1')).keys()).map(r => r.url)")
+            assert not any(manifest["files"]["model.onnx"]["sha256"] in url for url in cached), cached
+    load_model(page)
+    _, reply = ask(page, PROMPT)
+    assert reply.inner_text().strip()
+    page.close()
+    context.close()
+    assert not watch.foreign, watch.foreign
+    # the browser reports the refused binary itself; nothing else may fail
+    # (404, then onnxruntime's own runtime reporting the WebAssembly it could not compile)
+    assert all(re.search(r"404|Failed to load resource|WebAssembly|wasm|ArrayBuffer instantiation", e) for e in watch.errors), watch.errors
+
+
 def test_a_full_cache_keeps_the_model_in_memory(playwright, base_url, artifact):
     _, manifest = artifact
     context = launch(playwright)
@@ -545,8 +724,10 @@ def test_a_full_cache_keeps_the_model_in_memory(playwright, base_url, artifact):
     assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
 
 
-def test_webgpu_short_greedy_run_matches_native(playwright, base_url, artifact):
-    """SwiftShader is a CPU WebGPU: correct but slow, so a short run through the widgets loop."""
+def test_webgpu_short_greedy_run_matches_native_and_a_lost_device_falls_back_to_wasm(playwright, base_url, artifact, plain):
+    """SwiftShader is a CPU WebGPU: correct but slow, so a short run through the widgets loop.
+    Then the chat answers on WebGPU, the device is destroyed mid-reply, and the reply starts
+    again on WASM, which the chat says and keeps; its greedy ids equal native onnxruntime's."""
     folder, manifest = artifact
     context = launch(playwright, WEBGPU_ARGS)
     watch = Watch(context, base_url)
@@ -577,8 +758,38 @@ short_run
     kind, ids = got
     assert kind == "webgpu"
     assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY))
+
+    status = load_model(page)
+    assert status.startswith("Ready on WebGPU")
+    set_range(page, "temperature", 0)
+    box = page.locator('[data-testid="chat-input"]')
+    box.fill(LONG_PROMPT)
+    box.press("Enter")
+    page.wait_for_function("(document.querySelector('.llmb-msg--pending')?.textContent || '').length > 0", timeout=MODEL_MS)
+    page.evaluate("""async () => {
+        const ort = await import(new URL('runtime/ort/ort.webgpu.min.mjs', llmb.siteURL).href);
+        (await ort.env.webgpu.device).destroy();
+    }""")
+    # the reply starts again on WASM; a few words of it are enough (Stop spares the CPU 256 tokens)
+    page.wait_for_function("document.querySelector('[data-testid=chat-backend]').textContent === 'WASM (CPU)'"
+                           " && (document.querySelector('.llmb-msg--pending')?.textContent || '').length > 40", timeout=MODEL_MS)
+    page.locator('[data-testid="chat-stop"]').click()
+    ready(page)
+    status = page.inner_text(STATUS)
+    assert status.startswith("The GPU was lost (") and "answered again on WASM" in status, status
+    assert page.locator('select[data-action="backend"]').input_value() == "wasm"
+    reply = page.locator('[data-testid="chat-message-assistant"][data-token-ids]')
+    assert reply.count() == 1 and reply.first.get_attribute("data-finish") == "cancelled"
+    wasm_ids = [int(t) for t in reply.first.get_attribute("data-token-ids").split()]
+    _, again = ask(page, "And of Italy?")        # the chat goes on on WASM
+    assert again.inner_text().strip()
     context.close()
-    assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
+    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    native = native_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))[0]
+    assert len(wasm_ids) > 5 and wasm_ids == native[:len(wasm_ids)]
+    assert not watch.foreign, watch.foreign
+    # what the destroyed device itself reports; nothing else may fail
+    assert all(re.search(r"lost|destroy", e, re.I) for e in watch.errors), watch.errors
 
 
 def test_static_host_without_headers_gets_isolation_from_the_service_worker(playwright, site):
