@@ -371,6 +371,18 @@ def ready(page, timeout=MODEL_MS):
     page.wait_for_function(f"document.querySelector('{STATUS}').dataset.phase === 'ready'", timeout=timeout)
 
 
+def sent(page, text, chars):
+    """After Enter: wait until ``text`` is on screen as the reader's last message (the send has
+    started; before that the status still shows the previous turn's 'ready'), then until ``chars``
+    characters of the reply have streamed or the reply has ended."""
+    page.wait_for_function("""([text, chars, sel]) => {
+        const users = document.querySelectorAll('.llmb-msg--user > div');
+        return users.length > 0 && users[users.length - 1].textContent === text
+            && ((document.querySelector('.llmb-msg--pending')?.textContent || '').length > chars
+                || document.querySelector(sel).dataset.phase === 'ready'); }""",
+                           arg=[text.replace("\n", ""), chars, STATUS], timeout=MODEL_MS)
+
+
 def test_actions_during_a_reply_take_effect_and_the_model_stays_usable(wasm, base_url):
     """Mid-reply: sliders and toggles move and stay moved (they apply from the next message);
     Stop then Enter sends the new message once the reply has ended; New chat leaves an empty chat;
@@ -452,8 +464,7 @@ def test_hostile_text_both_ways_renders_inert_and_the_raw_view_shows_it_exactly(
     for text in HOSTILE + ["Repeat exactly: " + HOSTILE[0], "Repeat exactly: " + HOSTILE[1]]:
         box.fill(text)
         box.press("Enter")
-        page.wait_for_function("(document.querySelector('.llmb-msg--pending')?.textContent || '').length > 30"
-                               f" || document.querySelector('{STATUS}').dataset.phase === 'ready'", timeout=MODEL_MS)
+        sent(page, text, 30)
         if page.locator(STATUS).get_attribute("data-phase") == "generating":
             page.locator('[data-testid="chat-stop"]').click()
         ready(page)
@@ -509,13 +520,12 @@ for model in bb._models.values():
         tools = turn == 2
         tools_box = page.locator('input[data-action="tools"]')
         tools_box.check() if tools else tools_box.uncheck()
-        text = TOOL_QUESTION if tools else long_text if turn % 4 == 0 else f"Turn {turn}: name a fruit."
+        text = TOOL_QUESTION if tools else f"Turn {turn}. " + long_text if turn % 4 == 0 else f"Turn {turn}: name a fruit."
         box = page.locator('[data-testid="chat-input"]')
         box.fill(text)
         box.press("Enter")
         if not tools:
-            page.wait_for_function("(document.querySelector('.llmb-msg--pending')?.textContent || '').length > 8"
-                                   f" || document.querySelector('{STATUS}').dataset.phase === 'ready'", timeout=MODEL_MS)
+            sent(page, text, 8)
             if page.locator(STATUS).get_attribute("data-phase") == "generating":
                 page.locator('[data-testid="chat-stop"]').click()
         ready(page)
