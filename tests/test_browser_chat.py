@@ -380,7 +380,7 @@ def sent(page, text, chars):
         return users.length > 0 && users[users.length - 1].textContent === text
             && ((document.querySelector('.llmb-msg--pending')?.textContent || '').length > chars
                 || document.querySelector(sel).dataset.phase === 'ready'); }""",
-                           arg=[text.replace("\n", ""), chars, STATUS], timeout=MODEL_MS)
+                           arg=[text.strip().replace("\n", ""), chars, STATUS], timeout=MODEL_MS)  # the chat sends it stripped
 
 
 def test_actions_during_a_reply_take_effect_and_the_model_stays_usable(wasm, base_url):
