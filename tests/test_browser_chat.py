@@ -129,13 +129,19 @@ def open_chat(context, watch, base_url):
     return page
 
 
-def load_model(page):
-    before = page.inner_text(STATUS)  # an earlier failure's line stays until the click re-renders
+def click_load(page):
+    """Click Load and return the status line once the model is ready or a new failure is told
+    (an earlier failure's line stays on screen until the click re-renders)."""
+    before = page.inner_text(STATUS)
     page.locator('[data-testid="chat-load"]').click()
     page.wait_for_function("([sel, before]) => { const s = document.querySelector(sel);"
                            " return s.dataset.phase === 'ready' || (s.textContent.startsWith('Could') && s.textContent !== before); }",
                            arg=[STATUS, before], timeout=MODEL_MS)
-    status = page.inner_text(STATUS)
+    return page.inner_text(STATUS)
+
+
+def load_model(page):
+    status = click_load(page)
     assert status.startswith("Ready"), status
     return status
 
@@ -696,11 +702,7 @@ def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_re
     ]
     for pattern, handler, reason, model_cut in cuts:
         context.route(pattern, handler)   # the context's routes also see the model worker's requests
-        before = page.inner_text(STATUS)  # the previous failure's line, until this Load replaces it
-        page.locator('[data-testid="chat-load"]').click()
-        page.wait_for_function("([sel, before]) => { const t = document.querySelector(sel).textContent;"
-                               " return t.startsWith('Could') && t !== before; }", arg=[STATUS, before], timeout=MODEL_MS)
-        status = page.inner_text(STATUS)
+        status = click_load(page)
         assert status.startswith("Could not load the model: ") and reason in status, status
         assert status.endswith("Press Load to try again."), status
         assert "\n" not in status and not page.locator('[data-testid="chat-load"]').is_disabled()
