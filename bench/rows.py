@@ -209,7 +209,7 @@ from widgets import backend_browser as bb
 import bench_loop
 model = await bb.load_model(${JSON.stringify(path)}, "wasm")
 `);
-            return { fetch_ms: llmb.timings.fetch_ms, session_ms: llmb.timings.session_ms, warmup_ms: llmb.timings.warmup_ms ?? 0,
+            return { fetch_ms: llmb.timings.fetch_ms, session_ms: llmb.timings.session_ms,
                      threads: py.globals.get('model').threads };
         }""", [src, f"models/{slug}/"])
         row.update(loaded)

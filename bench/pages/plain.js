@@ -29,7 +29,7 @@ export async function load(modelPath) {
   const onnx = await model.fetchVerified(base + file, facts.sha256, facts.bytes);
   const fetchMs = performance.now() - t0;
   const session = await model.createSession("wasm", onnx.data, manifest);
-  return { session, fetch_ms: fetchMs, session_ms: model.timings.session_ms, warmup_ms: model.timings.warmup_ms ?? 0,
+  return { session, fetch_ms: fetchMs, session_ms: model.timings.session_ms,
            threads: session.threads };
 }
 

@@ -138,10 +138,6 @@ export async function fetchVerified(url, sha256, total, onProgress) {
   return { data, source: "network", note };
 }
 
-export async function clearModelCache() {
-  return caches.delete(CACHE_NAME);
-}
-
 // A failure as one sentence for the reader.
 export function explain(error) {
   const text = String(error?.message ?? error);
@@ -173,7 +169,7 @@ export async function createSession(kind, modelBytes, manifest) {
   }
   const ort = await orts[kind];
   timings.session_ms = performance.now() - t0;
-  const modelSession = new ModelSession(ort, session, manifest.onnx, manifest.model.vocab_size, kind);
+  const modelSession = new ModelSession(ort, session, manifest.onnx, kind);
   if (kind === "webgpu") {
     // A lost device (driver reset, GPU reclaimed) never comes back to this onnxruntime instance:
     // the session says so, and the next WebGPU start imports a fresh one.
@@ -189,12 +185,11 @@ export async function createSession(kind, modelBytes, manifest) {
 // One conversation's KV cache on top of an InferenceSession (see widgets/backend.py for the
 // interface this serves: feed, top, truncate, reset, length).
 class ModelSession {
-  constructor(ort, session, io, vocabSize, kind) {
+  constructor(ort, session, io, kind) {
     this.ort = ort;
     this.session = session;
     this.io = io;
     this.kind = kind;
-    this.vocabSize = vocabSize;
     this.threads = kind === "wasm" ? ort.env.wasm.numThreads : 0;
     // The adapter switch (widgets/backend.py): off at first, the original model, as the chat's
     // toggles start.
@@ -329,10 +324,5 @@ class ModelSession {
     this._length = n;
     this.last = null;
     return n;
-  }
-
-  async release() {
-    this.past?.forEach((t) => t.dispose?.());
-    await this.session.release();
   }
 }

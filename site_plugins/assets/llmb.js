@@ -52,7 +52,6 @@ function morph(root, html) {
 }
 
 const llmb = (globalThis.llmb ??= {
-  runtimeURL: RUNTIME.href,
   siteURL: new URL("..", RUNTIME).href,
   model,
   morph,
