@@ -13,6 +13,7 @@ import copy
 from html import escape
 
 from .glossary import mark
+from .demos import ADAPTER_REQUESTS, adapter_lane, from_ctx
 from .live_lanes import each_lane, run_live
 
 RUN_ACTIONS = ("run",)
@@ -21,7 +22,6 @@ LANES = (("off", "Adapter off: the original weights"), ("on", "Adapter on: after
 
 
 def initial_state(options, ctx):
-    from .demos import ADAPTER_REQUESTS, from_ctx
     manifest = (ctx or {}).get("manifest") or {}
     demos = from_ctx(ctx)
     lanes = demos.get("adapter_lanes")
@@ -67,7 +67,6 @@ async def run(state, action, value, runtime):
 
 async def _lanes(s, prompt, model, runtime):
     """Both lanes live, while this widget holds the model."""
-    from .demos import adapter_lane
 
     async def one(lane, on_text):
         pre = s["lanes"][prompt][lane]

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import copy
 from html import escape
+from pathlib import Path
 
-from .generation import GenerationConfig
 from . import predictions
+from .chat_mode import mode_for
+from .demos import PROMPTS, from_ctx, lane_prompts
+from .generation import GenerationConfig, Generator
 from .glossary import mark
 from .live_lanes import each_lane, run_live
 from .sampling import GREEDY
+from .tokenizer import Tokenizer
 
 RUN_ACTIONS = ("run",)
 CANCEL_ACTIONS = ("stop",)
@@ -35,7 +39,6 @@ LANES = (("raw", "The same model, fed the bare text"),
 
 
 def initial_state(options, ctx):
-    from .demos import PROMPTS, from_ctx
     demos = from_ctx(ctx)
     manifest = (ctx or {}).get("manifest") or {}
     files = manifest.get("files", {})
@@ -61,9 +64,7 @@ def initial_state(options, ctx):
 
 def _input_text(ctx, ids):
     """The exact text of the prompt ids, decoded with the artifact's tokenizer."""
-    from pathlib import Path
 
-    from .tokenizer import Tokenizer
     folder = Path(ctx["artifact_dir"])
     tok = Tokenizer.from_file(folder / (ctx.get("manifest") or {}).get("tokenizer", {}).get("file", "tokenizer.json"))
     return tok.decode(ids)
@@ -90,9 +91,6 @@ async def run(state, action, value, runtime):
 
 async def _lanes(s, prompt, model, runtime):
     """Both lanes live, while this widget holds the model."""
-    from .chat_mode import mode_for
-    from .demos import lane_prompts
-    from .generation import Generator
     # the model a reader chats with by default, as at build time (widgets/demos.py)
     model.backend.set_adapter_scale(0.0)
     ids = lane_prompts(model.tokenizer, mode_for(model.info).template, prompt)

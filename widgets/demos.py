@@ -25,9 +25,15 @@ import json
 import math
 from pathlib import Path
 
+from .chat import Chat
 from .chat_mode import mode_for
+from .chat_template import render
 from .generation import GenerationConfig, Generator
+from .manifest import Manifest
+from .predictions import Recorder
 from .sampling import GREEDY
+from .tokenizer import Tokenizer
+from .tools import default_toolbox
 
 VERSION = 5
 FILE = "demos.json"
@@ -49,12 +55,23 @@ PROMPTS = (
     "How many legs does a spider have?",
 )
 
+# The preference widget's request and its two answers (widgets/preference.py), scored by the model.
+PREFERENCE_PROMPT = "Explain recursion to a 5-year-old."
+PREFERENCE_ANSWERS = {
+    "A": ("Imagine you have to tidy up a big pile of blocks. You put one block in the box, then "
+          "ask a helper to tidy the rest. The helper is a smaller copy of you, and does the same: "
+          "one block in the box, then asks an even smaller helper. When a helper finds no blocks "
+          "left, it says \"done!\" and everyone is finished. That is recursion."),
+    "B": ("Recursion is when something uses recursion. To understand recursion, you first have to "
+          "understand recursion. It is honestly very simple, so if you still don't get it, you are "
+          "probably too little for computers."),
+}
+
 
 def inputs_key(model_sha256: str) -> str:
     """Hash of everything demos.json depends on."""
-    from . import preference
-    blob = json.dumps([VERSION, model_sha256, PROMPTS, MAX_NEW_TOKENS, preference.PROMPT,
-                       preference.ANSWERS, ADAPTER_REQUESTS, ADAPTER_MAX_NEW_TOKENS], sort_keys=True)
+    blob = json.dumps([VERSION, model_sha256, PROMPTS, MAX_NEW_TOKENS, PREFERENCE_PROMPT,
+                       PREFERENCE_ANSWERS, ADAPTER_REQUESTS, ADAPTER_MAX_NEW_TOKENS], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
 
 
@@ -63,7 +80,6 @@ def lane_prompts(tokenizer, template: str, prompt: str) -> dict:
 
     Only the template may produce special tokens; the user's text is encoded as plain text.
     """
-    from .chat_template import render
     # Thinking off, as the live chat with its toggle off (templates without the switch ignore it).
     chat = render(template, [{"role": "user", "content": prompt}], add_generation_prompt=True,
                   enable_thinking=False)
@@ -83,7 +99,6 @@ async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tok
                       record: bool = False) -> dict:
     """The greedy continuation of ``ids``, as the widget stores and compares it (``record``: with
     each token's predictions)."""
-    from .predictions import Recorder
     generator = Generator(backend, tokenizer.id_to_bytes, stop_ids)
     recorder = Recorder(backend, GREEDY, tokenizer) if record else None
     result = await generator.generate(ids, GenerationConfig(max_new_tokens, GREEDY),
@@ -94,8 +109,6 @@ async def greedy_lane(backend, tokenizer, ids: list, stop_ids: list, max_new_tok
 
 def adapter_prompt(manifest, tokenizer, prompt: str, think: bool, tools: bool) -> list:
     """Token ids of a before/after request: the live chat's prompt with Think or Tools on."""
-    from .chat import Chat
-    from .tools import default_toolbox
     mode = mode_for(manifest, think, tools)
     chat = Chat(None, tokenizer, mode.template, system=mode.system, enable_thinking=mode.enable_thinking,
                 tools=default_toolbox() if mode.tools else None)
@@ -136,10 +149,7 @@ async def sequence_logprob(backend, prompt: list, continuation: list) -> float:
 
 async def compute(artifact_dir) -> dict:
     """Run the model over every demo input (native onnxruntime; about ten seconds on a laptop)."""
-    from . import preference
-    from .backend_native import NativeBackend
-    from .manifest import Manifest
-    from .tokenizer import Tokenizer
+    from .backend_native import NativeBackend   # onnxruntime: not in the browser
 
     folder = Path(artifact_dir)
     manifest = Manifest.load(folder)
@@ -165,9 +175,9 @@ async def compute(artifact_dir) -> dict:
         backend.set_adapter_scale(0.0)
 
     end = manifest.tokenizer.special_tokens.get("<|im_end|>", manifest.tokenizer.stop_ids[0])
-    prompt_ids = lane_prompts(tokenizer, template, preference.PROMPT)["chat"]
+    prompt_ids = lane_prompts(tokenizer, template, PREFERENCE_PROMPT)["chat"]
     logp, tokens = {}, {}
-    for key, answer in preference.ANSWERS.items():
+    for key, answer in PREFERENCE_ANSWERS.items():
         ids = tokenizer.encode(answer) + [end]
         logp[key] = await sequence_logprob(backend, prompt_ids, ids)
         tokens[key] = len(ids)
@@ -178,14 +188,13 @@ async def compute(artifact_dir) -> dict:
         "lanes": lanes,
         "adapter_lanes": adapter_lanes,
         "adapter_max_new_tokens": ADAPTER_MAX_NEW_TOKENS,
-        "preference": {"prompt": preference.PROMPT, "answers": preference.ANSWERS,
+        "preference": {"prompt": PREFERENCE_PROMPT, "answers": PREFERENCE_ANSWERS,
                        "logp": logp, "tokens": tokens},
     }
 
 
 def ensure(artifact_dir) -> dict:
     """demos.json of ``artifact_dir``, recomputed when missing or made for other inputs."""
-    from .manifest import Manifest
     folder = Path(artifact_dir)
     path = folder / FILE
     key = inputs_key(Manifest.load(folder).onnx.sha256)

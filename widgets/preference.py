@@ -21,6 +21,7 @@ Both methods share one optimum, the closed form of the KL-regularised objective:
 import math
 from html import escape
 
+from .demos import PREFERENCE_ANSWERS as ANSWERS, PREFERENCE_PROMPT as PROMPT, from_ctx
 from .glossary import mark
 
 # How the widget steps: the raw gradients below are exact; these factors rescale the step so that
@@ -182,23 +183,12 @@ def trajectory(method, ref, p_a, beta, steps):
 
 # --- The widget ------------------------------------------------------------------------------
 
-PROMPT = "Explain recursion to a 5-year-old."
-ANSWERS = {
-    "A": ("Imagine you have to tidy up a big pile of blocks. You put one block in the box, then "
-          "ask a helper to tidy the rest. The helper is a smaller copy of you, and does the same: "
-          "one block in the box, then asks an even smaller helper. When a helper finds no blocks "
-          "left, it says \"done!\" and everyone is finished. That is recursion."),
-    "B": ("Recursion is when something uses recursion. To understand recursion, you first have to "
-          "understand recursion. It is honestly very simple, so if you still don't get it, you are "
-          "probably too little for computers."),
-}
 BETAS = (0.1, 0.2, 0.5, 1.0, 2.0, 5.0)
 AGREE = 0.9  # share of comparisons that side with the reader's pick
 
 
 def initial_state(options, ctx):
     """State of the widget before any click; log-likelihoods come from the build's demos.json."""
-    from .demos import from_ctx
     pref = from_ctx(ctx).get("preference") or {}
     if pref.get("prompt") != PROMPT or set(pref.get("answers", {})) != {"A", "B"}:
         raise ValueError("demos.json has no preference log-likelihoods for this pair: "

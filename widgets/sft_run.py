@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import math
 from html import escape
+from pathlib import Path
 
 from .glossary import mark
+from .template_view import token_rows, token_span
+from .tokenizer import Tokenizer
 
 W, H = 480, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 32
@@ -45,10 +48,7 @@ def initial_state(options, ctx):
     post = manifest.get("posttrain")
     if not post:
         return {"absent": True, "model": manifest.get("model", {}).get("name", "the model")}
-    from pathlib import Path
 
-    from .template_view import token_rows
-    from .tokenizer import Tokenizer
     tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
     template = manifest["chat_template"]["text"]
     samples = {}
@@ -120,7 +120,6 @@ def _svg(state) -> str:
 
 
 def _example(state) -> str:
-    from .template_view import token_span
     rows = state["samples"][state["example"]]
     trained = sum(r[3] for r in rows)
     tokens = "".join(token_span(r) for r in rows)

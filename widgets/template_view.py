@@ -14,8 +14,13 @@ before it, as the chat loop (and so the SFT run) tokenizes it.
 from __future__ import annotations
 
 from html import escape
+from pathlib import Path
 
+from .chat_template import load
 from .glossary import mark
+from .token_view import token_view
+from .tokenizer import Tokenizer
+from .tools import default_toolbox
 
 SYSTEM = "You are a helpful assistant. Be concise."
 USER = "What is 2 + 2?"
@@ -47,7 +52,6 @@ def conversation(think: bool, tools: bool) -> list:
 def token_rows(tokenizer, template, messages, *, enable_thinking, tools) -> dict:
     """Rows [text, id, special, trained] of the rendered conversation (from widgets.token_view),
     plus where the model's text of the last assistant turn starts and stops."""
-    from .token_view import token_view
     records = token_view(tokenizer, template, messages, enable_thinking=enable_thinking, tools=tools,
                          split_replies=True)
     rows = [[r.text, r.id, int(r.special), int(r.trained)] for r in records]
@@ -62,7 +66,6 @@ def templates(manifest) -> list:
     """The templates the widget offers, as (key, text, think, tools): first the one the site's
     model runs with (the manifest's), then a second for comparison: the template a post-trained
     model had before, or else a Qwen3-style one with thinking and tools."""
-    from .chat_template import load
 
     def entry(key, template):   # a manifest template: {"text", "features": {"think", "tools"}}
         features = template.get("features", {})
@@ -75,10 +78,7 @@ def templates(manifest) -> list:
 
 def variants(ctx) -> dict:
     """Every (template, think, tools) combination the widget offers, computed once at build."""
-    from pathlib import Path
 
-    from .tokenizer import Tokenizer
-    from .tools import default_toolbox
 
     manifest = ctx["manifest"]
     tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
