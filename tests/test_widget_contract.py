@@ -82,3 +82,90 @@ def test_widget_glossary_matches_the_chapter_glossary():
     assert {term.lower().rstrip("s") for term, _ in pairs} >= {t.lower() for t in DEFINITIONS}
     for term, text in pairs:
         assert definition(term) == text, term
+
+
+# Besides the standard library and jinja2/markupsafe, which module may import what (numpy and
+# onnxruntime exist only natively, js and pyodide only in the browser).
+PLATFORM_IMPORTS = {"backend_native": {"numpy", "onnxruntime"}, "backend_browser": {"js", "pyodide"}}
+
+
+def test_only_the_two_backends_import_a_runtime():
+    import sys
+    allowed = set(sys.stdlib_module_names) | {"widgets", "jinja2", "markupsafe"}
+    for path in sorted((Path(__file__).parents[1] / "widgets").glob("*.py")):
+        roots = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                roots |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                roots.add(node.module.split(".")[0])
+        assert roots - allowed == PLATFORM_IMPORTS.get(path.stem, set()), path.name
+
+
+def fences_in_docs():
+    """(page, name, options) of every widget fence the site's pages use."""
+    from site_plugins.fences.formatter import parse_options
+    docs = Path(__file__).parents[1] / "docs"
+    for page in sorted(docs.glob("*.md")):
+        for source in re.findall(r"^```widget\n(.*?)^```$", page.read_text(encoding="utf-8"), re.S | re.M):
+            yield (page.name, *parse_options(source))
+
+
+def test_every_fence_in_the_docs_renders_to_the_contract(site_artifact):
+    """Each fence of the site's pages, with the build context the site gives it: JSON state,
+    balanced HTML, and every control with an action and a name a screen reader can say."""
+    manifest = json.loads((site_artifact / "manifest.json").read_text())
+    ctx = {"manifest": manifest, "artifact_dir": str(site_artifact), "model_path": "models/site/"}
+    seen = set()
+    for page, name, options in fences_in_docs():
+        mod = load(name)
+        state = mod.initial_state(options, ctx)
+        assert json.loads(json.dumps(state)) == state, (page, name)
+        parser = Labelled()
+        parser.feed(mod.render(state))
+        assert parser.errors == [] and parser.stack == [], (page, name, parser.errors)
+        assert parser.named, (page, name)
+        for attrs, text in parser.named:
+            assert attrs.get("data-action"), (page, name, attrs)
+            assert "".join(text).strip() or attrs.get("aria-label") or attrs.get("id") in parser.label_for \
+                or attrs["in_label"], (page, name, attrs)
+        seen.add(name)
+    assert {"live_chat", "preference", "template_view"} <= seen   # the collection found the chapter's fences
+
+
+class Labelled(Balance):
+    """Balance, plus each control's accessible name: a button's text, an aria-label, a
+    <label for=...>, or a <label> around it."""
+
+    def __init__(self):
+        super().__init__()
+        self.named, self.label_for, self.open_button, self.labels = [], set(), None, 0
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "label":
+            self.labels += 1
+            if attrs.get("for"):
+                self.label_for.add(attrs["for"])
+        if tag == "button":
+            self.open_button = ({**attrs, "in_label": self.labels > 0}, [])
+            self.named.append(self.open_button)
+        elif tag in ("select", "input", "textarea") and attrs.get("type") != "hidden":
+            self.named.append(({**attrs, "in_label": self.labels > 0}, []))
+        super().handle_starttag(tag, list(attrs.items()))
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+        if tag not in VOID:
+            self.handle_endtag(tag)
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self.labels -= 1
+        if tag == "button":
+            self.open_button = None
+        super().handle_endtag(tag)
+
+    def handle_data(self, data):
+        if self.open_button is not None:
+            self.open_button[1].append(data)
