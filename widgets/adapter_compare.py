@@ -13,6 +13,7 @@ import copy
 from html import escape
 
 from .glossary import mark
+from .markup import choices
 from .demos import ADAPTER_REQUESTS, adapter_lane, from_ctx
 from .live_lanes import each_lane, run_live
 
@@ -91,10 +92,8 @@ def render(state):
     request = state["requests"][state["current"]]
     prompt = request["prompt"]
     busy = state["phase"] == "running"
-    picker = "".join(
-        f'<button type="button" class="llmb-btn" data-action="request" data-value="{i}" '
-        f'aria-pressed="{"true" if i == state["current"] else "false"}"{" disabled" if busy else ""}>'
-        f'{escape(r["label"])}</button>' for i, r in enumerate(state["requests"]))
+    picker = choices("request", state["current"], [(i, r["label"]) for i, r in enumerate(state["requests"])],
+                     disabled=busy)
     lanes = []
     for kind, title in LANES:
         pre = state["lanes"][prompt][kind]

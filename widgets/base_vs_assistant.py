@@ -18,6 +18,7 @@ from .chat_mode import mode_for
 from .demos import PROMPTS, from_ctx, lane_prompts
 from .generation import GenerationConfig, Generator
 from .glossary import mark
+from .markup import choices
 from .live_lanes import each_lane, run_live
 from .sampling import GREEDY
 from .tokenizer import Tokenizer
@@ -125,10 +126,7 @@ def _lane(title, kind, input_text, output, foot, specials=(), extra=""):
 def render(state):
     prompt = state["prompts"][state["current"]]
     busy = state["phase"] == "running"
-    picker = "".join(
-        f'<button type="button" class="llmb-btn" data-action="prompt" data-value="{i}" '
-        f'aria-pressed="{"true" if i == state["current"] else "false"}"{" disabled" if busy else ""}>'
-        f'{escape(p)}</button>' for i, p in enumerate(state["prompts"]))
+    picker = choices("prompt", state["current"], enumerate(state["prompts"]), disabled=busy)
     lanes = []
     for kind, title in LANES:
         pre = state["lanes"][prompt][kind]

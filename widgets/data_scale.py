@@ -12,6 +12,7 @@ import math
 from html import escape
 
 from .glossary import mark
+from .markup import choices
 
 BARS = (
     ("Pretraining", 3e12, "tokens", "3T tokens"),
@@ -76,10 +77,7 @@ def _svg(scale):
 
 def render(state):
     scale = state["scale"]
-    buttons = "".join(
-        f'<button type="button" class="llmb-btn" data-action="scale" data-value="{s}" '
-        f'aria-pressed="{"true" if scale == s else "false"}">{label}</button>'
-        for s, label in (("linear", "Linear axis"), ("log", "Log axis")))
+    buttons = choices("scale", scale, (("linear", "Linear axis"), ("log", "Log axis")))
     share = 100 * true_share()
     caption = (f"On this linear axis the instruction-tuning bar is drawn {FLOOR_PX:g} px wide so that "
                f"you can see it; at its true size it would be {share:.5f}% of the pretraining bar."

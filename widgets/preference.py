@@ -23,6 +23,7 @@ from html import escape
 
 from .demos import PREFERENCE_ANSWERS as ANSWERS, PREFERENCE_PROMPT as PROMPT, from_ctx
 from .glossary import mark
+from .markup import button
 
 # How the widget steps: the raw gradients below are exact; these factors rescale the step so that
 # every beta converges in a similar number of clicks (the curvature of both objectives scales
@@ -254,9 +255,7 @@ def pct(p):
 
 
 def _button(action, value, label, pressed=None, extra=""):
-    aria = "" if pressed is None else f' aria-pressed="{"true" if pressed else "false"}"'
-    return (f'<button type="button" class="llmb-btn" data-action="{action}" '
-            f'data-value="{escape(str(value))}"{aria}{extra}>{escape(label)}</button>')
+    return button(action, label, value, pressed=pressed, extra=extra)
 
 
 def _chart(state, horizon):

@@ -7,6 +7,7 @@ a <details> element holding its answer and explanation.
 from html import escape
 
 from .glossary import mark
+from .markup import button
 
 QUESTIONS = (
     {"q": "You give a base model (no post-training) the text “What is 2 + 2?”. What does it do?",
@@ -63,9 +64,7 @@ def _question(n, item, chosen):
         state_cls = ""
         if chosen == i:
             state_cls = " correct" if i == item["answer"] else " wrong"
-        buttons.append(f'<li><button type="button" class="llmb-btn llmb-option{state_cls}" data-action="answer" '
-                       f'data-value="{n}:{i}" aria-pressed="{"true" if chosen == i else "false"}">'
-                       f'{escape(text)}</button></li>')
+        buttons.append(f'<li>{button("answer", text, f"{n}:{i}", pressed=chosen == i, cls="llmb-option" + state_cls)}</li>')
     right = escape(item["options"][item["answer"]])
     if chosen is None:
         feedback = (f'<details class="llmb-answer"><summary>Show the answer</summary>'

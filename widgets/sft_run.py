@@ -18,6 +18,8 @@ from html import escape
 from pathlib import Path
 
 from .glossary import mark
+from . import markup
+from .markup import group
 from .template_view import token_rows, token_span
 from .tokenizer import Tokenizer
 
@@ -177,10 +179,7 @@ def _free(free) -> str:
 
 
 def _buttons(action, current, choices, label) -> str:
-    return (f'<div class="llmb-row" role="group" aria-label="{label}">' + "".join(
-        f'<button type="button" class="llmb-btn" data-action="{action}" data-value="{v}" '
-        f'aria-pressed="{"true" if current == v else "false"}">{escape(text)}</button>' for v, text in choices)
-        + "</div>")
+    return group(label, markup.choices(action, current, choices))
 
 
 def render(state):

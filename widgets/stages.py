@@ -7,6 +7,7 @@ stages on one thing at a time; with JavaScript off every row is simply shown.
 from html import escape
 
 from .glossary import mark
+from .markup import choices
 
 ASPECTS = (
     ("data", "Data"),
@@ -50,10 +51,7 @@ def _cls(on):
 
 def render(state):
     focus = state["focus"]
-    buttons = "".join(
-        f'<button type="button" class="llmb-btn" data-action="focus" data-value="{key}" '
-        f'aria-pressed="{"true" if focus == key else "false"}">{escape(label)}</button>'
-        for key, label in ASPECTS)
+    buttons = choices("focus", focus, ASPECTS)
     cards = []
     for i, stage in enumerate(STAGES, 1):
         rows = "".join(

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from .chat_template import load
 from .glossary import mark
+from .markup import choices
 from .token_view import token_view
 from .tokenizer import Tokenizer
 from .tools import default_toolbox
@@ -183,21 +184,14 @@ def _bubbles(var):
 
 
 def _toggle(action, label, on):
-    return "".join(
-        f'<button type="button" class="llmb-btn" data-action="{action}" data-value="{v}" '
-        f'aria-pressed="{"true" if on == (v == "on") else "false"}">{label} {v}</button>' for v in ("off", "on"))
+    return choices(action, "on" if on else "off", [(v, f"{label} {v}") for v in ("off", "on")])
 
 
 def render(state):
     var = current(state)
     view = state["view"]
-    views = "".join(
-        f'<button type="button" class="llmb-btn" data-action="view" data-value="{v}" '
-        f'aria-pressed="{"true" if view == v else "false"}">{escape(label)}</button>' for v, label in VIEWS)
-    buttons = "".join(
-        f'<button type="button" class="llmb-btn" data-action="template" data-value="{t}" '
-        f'aria-pressed="{"true" if state["template"] == t else "false"}">{escape(BUTTONS[t])}</button>'
-        for t in state["templates"])
+    views = choices("view", view, VIEWS)
+    buttons = choices("template", state["template"], [(t, BUTTONS[t]) for t in state["templates"]])
     model = escape(state["model"])
     which = {
         "shipped": (f"Rendered with the chat template of {model}, the model on this site"
