@@ -2,6 +2,7 @@
 candidate reads, and greedy generation through the loop against transformers' generate."""
 
 import asyncio
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -95,3 +96,21 @@ def test_greedy_loop_equals_transformers_generate(tiny):
         if turn:
             assert r.reused_tokens == len(history) - 1  # only the new tokens (and the last reply token) ran
         history = prompt + r.ids
+
+
+@pytest.mark.parametrize("name", ["backend_native", "token_view", "tokenizer"])
+def test_docstring_examples_on_the_default_export(name, default_artifact, monkeypatch):
+    """The examples name the default export's folder and its tokenizer and template."""
+    import doctest
+    import importlib
+    import json
+
+    from widgets.tokenizer import Tokenizer
+    root = Path(__file__).resolve().parents[1]
+    assert default_artifact == root / "artifacts" / "smollm2-135m-instruct-q4"   # the path the examples name
+    monkeypatch.chdir(root)
+    manifest = json.loads((default_artifact / "manifest.json").read_text())
+    globs = {"tok": Tokenizer.from_file(default_artifact / manifest["tokenizer"]["file"]),
+             "smollm2_template": manifest["chat_template"]["text"]}
+    result = doctest.testmod(importlib.import_module(f"widgets.{name}"), extraglobs=globs)
+    assert result.failed == 0 and result.attempted >= 2, (name, result)

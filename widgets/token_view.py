@@ -3,7 +3,7 @@ and whether supervised fine-tuning trains on it (the template and loss-mask widg
 
     >>> view = token_view(tok, smollm2_template, [{"role": "user", "content": "Hi"},
     ...                                          {"role": "assistant", "content": "Hello!"}])
-    >>> [(r.text, r.role, r.special, r.trained) for r in view][-8:]
+    >>> [(r.text, r.role, r.special, r.trained) for r in view][-8:]  # doctest: +NORMALIZE_WHITESPACE
     [('<|im_start|>', 'assistant', True, False), ('ass', 'assistant', False, False),
      ('istant', 'assistant', False, False), ('\\n', 'assistant', False, False),
      ('Hello', 'assistant', False, True), ('!', 'assistant', False, True),
