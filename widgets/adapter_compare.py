@@ -12,10 +12,10 @@ from __future__ import annotations
 import copy
 from html import escape
 
-from .glossary import mark
-from .markup import choices
 from .demos import ADAPTER_REQUESTS, adapter_lane, from_ctx
+from .glossary import mark
 from .live_lanes import each_lane, run_live
+from .markup import choices
 
 RUN_ACTIONS = ("run",)
 CANCEL_ACTIONS = ("stop",)

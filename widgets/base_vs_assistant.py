@@ -18,8 +18,8 @@ from .chat_mode import mode_for
 from .demos import PROMPTS, from_ctx, lane_prompts
 from .generation import GenerationConfig, Generator
 from .glossary import mark
-from .markup import choices
 from .live_lanes import each_lane, run_live
+from .markup import choices
 from .sampling import GREEDY
 from .tokenizer import Tokenizer
 

@@ -23,7 +23,7 @@ from html import escape
 
 from .demos import PREFERENCE_ANSWERS as ANSWERS, PREFERENCE_PROMPT as PROMPT, from_ctx
 from .glossary import mark
-from .markup import button
+from .markup import button, choices
 
 # How the widget steps: the raw gradients below are exact; these factors rescale the step so that
 # every beta converges in a similar number of clicks (the curvature of both objectives scales
@@ -254,10 +254,6 @@ def pct(p):
     return f"{100 * p:.1f}%"
 
 
-def _button(action, value, label, pressed=None, extra=""):
-    return button(action, label, value, pressed=pressed, extra=extra)
-
-
 def _chart(state, horizon):
     """SVG: P(preferred answer) after each update, for both methods, and the shared optimum."""
     ref, beta, p_a = state["ref"], state["beta"], p_a_data(state)
@@ -326,9 +322,9 @@ def render(state):
             f'<p class="llmb-pref-prob" data-prob="{key}">P({key}) = <strong>{pct(p)}</strong>'
             f' <span class="llmb-muted">(model before tuning: {pct(p0)})</span></p>'
             f'<div class="llmb-bar" aria-hidden="true"><span style="width:{100 * p:.2f}%"></span></div>'
-            + _button("pick", key, f"Prefer {key}", picked) + '</div>')
-    methods = "".join(_button("method", m, m.upper(), state["method"] == m) for m in ("dpo", "rlhf"))
-    betas = "".join(_button("beta", b, f"{b:g}", state["beta"] == b) for b in BETAS)
+            + button("pick", f"Prefer {key}", key, pressed=picked) + '</div>')
+    methods = choices("method", state["method"], [(m, m.upper()) for m in ("dpo", "rlhf")])
+    betas = choices("beta", state["beta"], [(b, f"{b:g}") for b in BETAS])
     if state["method"] == "dpo":
         stats = (f'<li>{mark("DPO")} loss: <strong data-stat="loss">{r["loss"]:.4f}</strong> '
                  f'(log 2 = 0.6931 at the start)</li>'
@@ -347,8 +343,8 @@ def render(state):
         f'<div class="llmb-pref-cards">{"".join(cards)}</div>'
         f'<div class="llmb-row" role="group" aria-label="Method">Method: {methods}</div>'
         f'<div class="llmb-row" role="group" aria-label="Beta">β (KL strength): {betas}</div>'
-        f'<div class="llmb-row">{_button("apply", 1, "Apply update")}'
-        f'{_button("apply", 10, "Apply 10 updates")}{_button("reset", "", "Reset")}</div>'
+        f'<div class="llmb-row">{button("apply", "Apply update", 1)}'
+        f'{button("apply", "Apply 10 updates", 10)}{button("reset", "Reset", "")}</div>'
         f'<ul class="llmb-pref-stats" aria-live="polite">'
         f'<li>Updates applied: <strong data-stat="steps">{r["steps"]}</strong></li>{stats}'
         f'<li>Shared optimum: P({escape(state["pick"])}) = <strong data-stat="optimum">{pct(opt)}'

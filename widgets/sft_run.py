@@ -18,8 +18,7 @@ from html import escape
 from pathlib import Path
 
 from .glossary import mark
-from . import markup
-from .markup import group
+from .markup import choices, group
 from .template_view import token_rows, token_span
 from .tokenizer import Tokenizer
 
@@ -178,8 +177,8 @@ def _free(free) -> str:
             f'<th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
 
 
-def _buttons(action, current, choices, label) -> str:
-    return group(label, markup.choices(action, current, choices))
+def _buttons(action, current, options, label) -> str:
+    return group(label, choices(action, current, options))
 
 
 def render(state):
