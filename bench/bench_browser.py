@@ -13,27 +13,21 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "helpers")]
 
 PROMPT = "Explain in three sentences why the sky is blue."
-ARGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader",
-               "--use-webgpu-adapter=swiftshader"]
 STATUS = '[data-testid="chat-status"]'
 
 
 def build_site(out: Path) -> Path:
-    import export
+    from export import site_model
     from site_builder import config_with, mkdocs_build
 
-    from export.build import SITE_ADAPTER
-    run = mkdocs_build(config_with(out, artifact=export.build(adapter=SITE_ADAPTER)))
+    run = mkdocs_build(config_with(out, artifact=site_model.export()))
     if run.returncode:
         sys.exit(run.stderr)
     return out / "site"
@@ -70,18 +64,15 @@ def main() -> None:
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
-    from site_plugins.serve import make_server
+    from chromium import WEBGPU_ARGS, Server, launch
 
     site = args.site or build_site(Path(tempfile.mkdtemp(prefix="llmb-bench-")))
-    server = make_server(site, port=0, verbose=False)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    server = Server(site)
+    url = server.url
     runs = [("wasm", [])] + ([("webgpu", WEBGPU_ARGS)] if args.webgpu else [])
     with sync_playwright() as p:
         for backend, extra in runs:
-            context = p.chromium.launch_persistent_context(
-                tempfile.mkdtemp(prefix="llmb-bench-chromium-"), executable_path="/usr/bin/chromium",
-                headless=True, args=ARGS + extra, service_workers="block")
+            context = launch(p, extra)
             first = visit(context, url, backend, ask=True)
             second = visit(context, url, backend, ask=False)
             context.close()
@@ -94,7 +85,7 @@ def main() -> None:
             print(f"session create: {first['session_ms'] / 1000:.2f} s (second visit {second['session_ms'] / 1000:.2f} s)")
             print(f"time to first token: {first['ttft_ms']:.0f} ms; decode: {first['decode_tok_s']:.1f} tokens/s "
                   f"over {first['reply_tokens']} tokens")
-    server.shutdown()
+    server.close()
 
 
 if __name__ == "__main__":

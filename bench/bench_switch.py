@@ -18,6 +18,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from export import site_model  # noqa: E402
 from widgets.backend_native import NativeBackend  # noqa: E402
 from widgets.manifest import Manifest  # noqa: E402
 from widgets.tokenizer import Tokenizer  # noqa: E402
@@ -39,7 +40,7 @@ async def decode_rate(backend, prompt: list, tokens: int) -> float:
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--plain", type=Path, default=ROOT / "artifacts/smollm2-135m-instruct-q4")
-    p.add_argument("--site", type=Path, default=ROOT / "artifacts/smollm2-135m-instruct-q4-smollm2-think-tools")
+    p.add_argument("--site", type=Path, default=site_model.folder())
     p.add_argument("--tokens", type=int, default=64)
     p.add_argument("--rounds", type=int, default=3)
     args = p.parse_args(argv)

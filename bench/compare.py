@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 
 from bench import report, rows
+from chromium import Server
 
 ROOT = rows.ROOT
 SYSTEM = "You are a helpful assistant."
@@ -62,7 +63,6 @@ def build_site(artifact: Path) -> Path:
     """The site's pages and runtime with a chapter page that holds only the live chat: the
     compared model may be any artifact (the plain export, to match wllama's GGUF), while the real
     chapter needs the post-trained one for its facts."""
-    sys.path.insert(0, str(ROOT / "tests"))
     from site_builder import config_with, mkdocs_build
 
     out = Path(tempfile.mkdtemp(prefix="llmb-bench-"))
@@ -104,7 +104,7 @@ def main(argv=None) -> dict:
     if set(wanted) - {"native"}:
         site = args.site or build_site(artifact)
         rows.stage_bench_pages(site)
-        server = rows.Serve(site)
+        server = Server(site)
         try:
             with sync_playwright() as p:
                 for i in range(args.runs):

@@ -21,9 +21,9 @@ import threading
 import time
 from pathlib import Path
 
+from chromium import Server, launch
+
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
 MOUNTED = '.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]'
 GGUF_NAME = "SmolLM2-135M-Instruct.Q4_1.gguf"
 # Long tasks, from the page's first moment (PerformanceObserver, buffered).
@@ -52,17 +52,6 @@ def stage_bench_pages(site: Path) -> None:
     link = dest / GGUF_NAME
     if not link.exists():
         link.symlink_to(gguf_path())
-
-
-class Serve:
-    def __init__(self, site: Path):
-        from site_plugins.serve import make_server
-        self.server = make_server(site, port=0, verbose=False)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
-
-    def close(self):
-        self.server.shutdown()
 
 
 # ---- native -------------------------------------------------------------------------------
@@ -103,8 +92,7 @@ class Browser:
 
     def __init__(self, playwright):
         self.dir = tempfile.mkdtemp(prefix="llmb-bench-chromium-")
-        self.context = playwright.chromium.launch_persistent_context(
-            self.dir, executable_path="/usr/bin/chromium", headless=True, args=ARGS, service_workers="block")
+        self.context = launch(playwright, profile=self.dir)
         self.context.add_init_script(LONGTASKS)
         self.phase = "page"
         self.bytes = {}

@@ -11,8 +11,6 @@ from .quantize import PRESETS
 from .sources import load_source, source_hash, source_kind, source_name
 
 REPO = Path(__file__).resolve().parent.parent
-# The post-training adapter the site's model is exported with (python -m export.posttrain sft).
-SITE_ADAPTER = REPO / "posttrain" / "smollm2-think-tools"
 ARTIFACTS = REPO / "artifacts"
 CACHE_FORMAT = 1   # bump when the cache key's meaning changes
 

@@ -1,4 +1,5 @@
-"""Command line: ``python -m export [SOURCE] [--preset q4|q8|fp32] [--out DIR]``."""
+"""Command line: ``python -m export [SOURCE] [--preset q4|q8|fp32] [--out DIR]``, or
+``python -m export --site`` for the site's model (export/site_model.py)."""
 import argparse
 import signal
 import sys
@@ -18,6 +19,8 @@ def parser() -> argparse.ArgumentParser:
                    help="re-quantize dequantized GGUF weights instead of keeping their blocks")
     p.add_argument("--no-verify", action="store_true", help="skip verification against torch")
     p.add_argument("--adapter", help="a LoRA adapter folder (python -m export.posttrain sft) to apply")
+    p.add_argument("--site", action="store_true",
+                   help="export the site's model (export/site_model.py: checkpoint, preset and adapter)")
     p.add_argument("--reevaluate", action="store_true",
                    help="measure the adapter's held-out evaluation again instead of reusing its record")
     return p
@@ -28,13 +31,20 @@ def _interrupt(signum, frame):
 
 
 def main(argv=None) -> int:
-    args = parser().parse_args(argv)
+    cli = parser()
+    args = cli.parse_args(argv)
+    if args.site and (args.source or args.adapter or args.out or args.preset != "q4" or args.requantize):
+        cli.error("--site exports the model export/site_model.py names; give no source, --adapter, --out, "
+                  "--preset or --requantize with it")
     signal.signal(signal.SIGTERM, _interrupt)   # a killed run cleans its temporary folder too
     from .build import build
+    from . import site_model
     try:
-        out = build(args.source, args.preset, args.out, keep_source_quant=not args.requantize,
-                    verify=not args.no_verify, adapter=args.adapter,
-                    reevaluate=args.reevaluate)
+        if args.site:
+            out = site_model.export(verify=not args.no_verify, reevaluate=args.reevaluate)
+        else:
+            out = build(args.source, args.preset, args.out, keep_source_quant=not args.requantize,
+                        verify=not args.no_verify, adapter=args.adapter, reevaluate=args.reevaluate)
     except ExportError as e:
         print(f"export: error: {e}", file=sys.stderr)
         return 1

@@ -5,7 +5,7 @@ their positions and the caches so far, and returns logits for the new positions 
 caches. Input, output and cache names come from the manifest. Caches stay here as numpy arrays;
 only the last position's best scores cross into the loop, as Python floats.
 
-Example (needs the default export; tests/test_backend_native.py runs it after making it):
+Example (needs the default export; tests/export/test_backend_native.py runs it after making it):
 
     >>> import asyncio
     >>> backend = NativeBackend.from_artifact("artifacts/smollm2-135m-instruct-q4")

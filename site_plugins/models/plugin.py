@@ -1,4 +1,5 @@
-"""Checks the artifact named in mkdocs.yml against its manifest and copies it to site/models/<slug>/.
+"""Checks the artifact named in mkdocs.yml (by default the site's model, export/site_model.py)
+against its manifest and copies it to site/models/<slug>/.
 
 The manifest is the contract: every file it lists must exist with the listed size and sha256,
 otherwise the build stops with one line naming the file and the command that rebuilds it.
@@ -15,7 +16,7 @@ from mkdocs.plugins import BasePlugin
 
 from .config import ModelsConfig
 
-REBUILD = "run `python -m export --adapter posttrain/smollm2-think-tools` (the site's model) to rebuild it"
+REBUILD = "rebuild it with the export that wrote it (`python -m export --site` for the site's model)"
 
 
 def sha256_file(path: Path) -> str:
@@ -65,7 +66,11 @@ class ModelsPlugin(BasePlugin[ModelsConfig]):
         if not self.config.enabled:
             return config
         root = Path(config.config_file_path).parent
-        self.artifact_dir = (root / self.config.artifact).resolve()
+        if self.config.artifact:
+            self.artifact_dir = (root / self.config.artifact).resolve()
+        else:
+            from export import site_model
+            self.artifact_dir = site_model.folder()
         self.manifest = check_artifact(self.artifact_dir, self.config.verify)
         return config
 

@@ -15,7 +15,7 @@ from test_chat_template import CONVERSATIONS, QWEN3, TOOLS
 from tokenizer_corpus import corpus
 from tokenizers import Tokenizer as HFTokenizer
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 PYODIDE = ROOT / "node_modules" / "pyodide"
 
 CHECK = """
@@ -62,7 +62,7 @@ def test_chat_core_in_pyodide(tmp_path):
     (tmp_path / "expected.json").write_text(json.dumps(expected), encoding="utf-8")
     (tmp_path / "check.py").write_text(CHECK, encoding="utf-8")
     site_packages = Path(jinja2.__file__).parents[1]
-    run = subprocess.run([node, str(ROOT / "tests" / "pyodide_run.mjs"), str(PYODIDE), str(site_packages),
+    run = subprocess.run([node, str(Path(__file__).with_name("pyodide_run.mjs")), str(PYODIDE), str(site_packages),
                           str(tmp_path), str(tmp_path / "check.py")], cwd=ROOT, capture_output=True, text=True,
                          timeout=300)
     assert run.returncode == 0, run.stderr[-3000:]

@@ -106,7 +106,7 @@ def test_docstring_examples_on_the_default_export(name, default_artifact, monkey
     import json
 
     from widgets.tokenizer import Tokenizer
-    root = Path(__file__).resolve().parents[1]
+    root = Path(__file__).resolve().parents[2]
     assert default_artifact == root / "artifacts" / "smollm2-135m-instruct-q4"   # the path the examples name
     monkeypatch.chdir(root)
     manifest = json.loads((default_artifact / "manifest.json").read_text())

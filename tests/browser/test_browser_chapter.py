@@ -9,11 +9,11 @@ Screenshots (light, dark, narrow) go to test-results/.
 import html
 import json
 import re
-import threading
 from pathlib import Path
 
 import pytest
 
+from chromium import Server, launch_browser
 from site_builder import ROOT
 from widgets import preference as P
 from widgets import template_view as T
@@ -25,19 +25,16 @@ BOOT_MS = 180_000  # Pyodide start on a slow shared CPU
 
 @pytest.fixture(scope="module")
 def base_url(site):
-    from site_plugins.serve import make_server
-    server = make_server(site, port=0, verbose=False)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
+    server = Server(site)
+    yield server.url
+    server.close()
 
 
 @pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        b = launch_browser(p)
         yield b
         b.close()
 

@@ -64,7 +64,7 @@ def test_state_is_json_and_html_is_balanced_with_labelled_controls(name):
 
 @pytest.mark.parametrize("name", MODULES + ["sft_run", "adapter_compare", "live_chat", "chat_mode"])
 def test_imports_only_what_pyodide_has(name):
-    tree = ast.parse((Path(__file__).parents[1] / "widgets" / f"{name}.py").read_text())
+    tree = ast.parse((Path(__file__).parents[2] / "widgets" / f"{name}.py").read_text())
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             roots = {a.name.split(".")[0] for a in node.names}
@@ -77,7 +77,7 @@ def test_imports_only_what_pyodide_has(name):
 
 def test_widget_glossary_matches_the_chapter_glossary():
     from widgets.glossary import DEFINITIONS, definition
-    snippet = (Path(__file__).parents[1] / "docs" / "includes" / "glossary.md").read_text()
+    snippet = (Path(__file__).parents[2] / "docs" / "includes" / "glossary.md").read_text()
     pairs = re.findall(r"^\*\[([^\]]+)\]: (.+)$", snippet, re.M)
     assert {term.lower().rstrip("s") for term, _ in pairs} >= {t.lower() for t in DEFINITIONS}
     for term, text in pairs:
@@ -92,7 +92,7 @@ PLATFORM_IMPORTS = {"backend_native": {"numpy", "onnxruntime"}, "backend_browser
 def test_only_the_two_backends_import_a_runtime():
     import sys
     allowed = set(sys.stdlib_module_names) | {"widgets", "jinja2", "markupsafe"}
-    for path in sorted((Path(__file__).parents[1] / "widgets").glob("*.py")):
+    for path in sorted((Path(__file__).parents[2] / "widgets").glob("*.py")):
         roots = set()
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
@@ -105,7 +105,7 @@ def test_only_the_two_backends_import_a_runtime():
 def fences_in_docs():
     """(page, name, options) of every widget fence the site's pages use."""
     from site_plugins.fences.formatter import parse_options
-    docs = Path(__file__).parents[1] / "docs"
+    docs = Path(__file__).parents[2] / "docs"
     for page in sorted(docs.glob("*.md")):
         for source in re.findall(r"^```widget\n(.*?)^```$", page.read_text(encoding="utf-8"), re.S | re.M):
             yield (page.name, *parse_options(source))

@@ -1,6 +1,6 @@
-"""The widgets' unit tests run a second time inside Pyodide (Python 3.14, the interpreter of the
-reader's browser) under Node.js with the npm `pyodide` package: every test file that needs only
-widgets/, the standard library and pure-Python test tools. Each test collected by CPython must
+"""The unit tier (tests/unit/) runs a second time inside Pyodide (Python 3.14, the interpreter of
+the reader's browser) under Node.js with the npm `pyodide` package. Every file there may need only
+widgets/, the standard library and pure-Python test tools; each test collected by CPython must
 pass there too, so a difference between CPython 3.11 and Pyodide's 3.14 fails here.
 
 pyodide-build is not used: its test environment (`pyodide venv`) downloads a cross-build
@@ -19,8 +19,9 @@ import zipfile
 from importlib import metadata
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 TESTS = ROOT / "tests"
+UNIT = TESTS / "unit"
 PYODIDE = ROOT / "node_modules" / "pyodide"
 # What Pyodide cannot import here (compiled, or not shipped), or cannot do (start processes).
 NATIVE = {"torch", "transformers", "tokenizers", "onnxruntime", "onnx", "onnxscript", "numpy", "playwright",
@@ -55,11 +56,12 @@ def needs_native(path: Path, seen=None) -> bool:
     names = imports(path)
     if names & NATIVE:
         return True
-    return any(needs_native(TESTS / f"{n}.py", seen) for n in names if (TESTS / f"{n}.py").exists())
+    local = [path for n in names for path in TESTS.glob(f"*/{n}.py")]
+    return any(needs_native(path, seen) for path in local)
 
 
-def pure_test_files() -> list:
-    return sorted(p.name for p in TESTS.glob("test_*.py") if p.name != Path(__file__).name and not needs_native(p))
+def unit_test_files() -> list:
+    return sorted(UNIT.glob("test_*.py"))
 
 
 def deps_zip(path: Path) -> Path:
@@ -82,7 +84,7 @@ def deps_zip(path: Path) -> Path:
 
 def collected(files: list) -> set:
     run = subprocess.run([sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *files],
-                         cwd=TESTS, capture_output=True, text=True, timeout=300)
+                         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
     return {line.split("tests/", 1)[-1] for line in run.stdout.splitlines() if "::" in line}
 
@@ -100,11 +102,12 @@ def jspi_flags(node: str) -> list:
 def test_widget_tests_pass_inside_pyodide(tmp_path):
     node = shutil.which("node")
     assert node and (PYODIDE / "pyodide.mjs").exists(), "needs Node.js and node_modules/pyodide (scripts/bootstrap.sh)"
-    files = pure_test_files()
-    for must in ("test_generation.py", "test_live_chat.py", "test_preference.py", "test_tools.py"):
-        assert must in files, f"{must} should run in Pyodide but imports something native"
-    run = subprocess.run([node, *jspi_flags(node), str(TESTS / "pyodide_pytest.mjs"), str(PYODIDE), str(ROOT), str(deps_zip(tmp_path / "deps.zip")),
-                          *[f"tests/{f}" for f in files]], cwd=ROOT, capture_output=True, text=True, timeout=1200)
+    files = [f.relative_to(ROOT).as_posix() for f in unit_test_files()]
+    native = [f for f in files if needs_native(ROOT / f)]
+    assert not native, f"the unit tier runs in Pyodide, but these import something native: {native}"
+    assert len(files) >= 14, files
+    run = subprocess.run([node, *jspi_flags(node), str(Path(__file__).with_name("pyodide_pytest.mjs")), str(PYODIDE), str(ROOT), str(deps_zip(tmp_path / "deps.zip")),
+                          *files], cwd=ROOT, capture_output=True, text=True, timeout=1200)
     assert run.returncode == 0, run.stderr[-4000:]
     got = json.loads(run.stdout.strip().splitlines()[-1])
     assert got["python"] == [3, 14]

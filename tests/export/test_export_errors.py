@@ -117,3 +117,11 @@ def test_interrupted_run_leaves_old_folder_and_no_temporary(tmp_path, monkeypatc
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert listing(tmp_path) == ["llama", "out"]
 
+
+
+def test_site_export_takes_no_other_model(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "export", "--site", "--adapter", str(tmp_path)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[-1].startswith("llm-book-export: error: --site exports the model")
+    assert not list(tmp_path.iterdir())

@@ -1,6 +1,6 @@
 // Runs pytest inside Pyodide under Node: the repository mounted read-only at /repo (NODEFS),
 // pure-Python test dependencies unpacked from a zip, and a plugin that reports every outcome.
-// usage: node tests/pyodide_pytest.mjs PYODIDE_DIR REPO DEPS.zip TEST_FILE...
+// usage: node tests/browser/pyodide_pytest.mjs PYODIDE_DIR REPO DEPS.zip TEST_FILE...
 // Prints one JSON line: {"python": [3, 14], "exit": N, "outcomes": {"nodeid": "passed", ...}}.
 import fs from "node:fs";
 import path from "node:path";
@@ -16,7 +16,7 @@ py.globals.set("test_files", py.toPy(files));
 const out = await py.runPythonAsync(`
 import json, os, sys
 sys.dont_write_bytecode = True  # the repository is the host's: write nothing into it
-sys.path[:0] = ["/deps", "/repo", "/repo/tests"]
+sys.path[:0] = ["/deps", "/repo"]  # the test folders come from pyproject.toml (pythonpath)
 os.makedirs("/work", exist_ok=True)
 os.chdir("/work")  # hypothesis keeps its example database in the working directory
 import pytest

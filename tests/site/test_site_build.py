@@ -143,3 +143,19 @@ def test_missing_node_modules_is_one_clear_line(tmp_path):
 def test_unknown_widget_is_one_clear_line(tmp_path):
     line = build_error(tmp_path, fake_artifact(tmp_path / "art"), docs=small_docs(tmp_path / "docs", "name: no_such_widget"))
     assert "no_such_widget" in line and "index.md" in line
+
+
+def test_the_site_model_is_named_once(site, site_artifact, manifest):
+    """mkdocs.yml names no artifact, so its llmb-models plugin serves export/site_model.py's model,
+    the one `make serve` exports with `--site` and the site fixtures build."""
+    import yaml
+
+    from export import site_model
+
+    plugins = yaml.load((ROOT / "mkdocs.yml").read_text(), Loader=yaml.Loader)["plugins"]
+    assert "llmb-models" in plugins   # listed bare: no options, so no artifact of its own
+    assert site_model.folder() == Path(site_artifact)
+    [served] = (site / "models").glob("*/manifest.json")
+    assert json.loads(served.read_text()) == manifest
+    serve = (ROOT / "Makefile").read_text().split("serve:", 1)[1].split("\n\n", 1)[0]
+    assert "python -m export --site" in serve

@@ -186,7 +186,7 @@ def test_the_committed_adapter_meets_the_targets_on_held_out_prompts(site_artifa
     widgets loop on held-out prompts: the issue's targets, on every held-out example checked."""
     import json
 
-    from export.build import SITE_ADAPTER
+    from export.site_model import ADAPTER as SITE_ADAPTER
     from export.posttrain.evaluate import TARGETS
     from export.sources import file_sha256
     manifest = json.loads((site_artifact / "manifest.json").read_text())
@@ -244,7 +244,7 @@ def test_the_recorded_evaluation_is_what_the_site_model_does(site_artifact, defa
     held-out example of each tool/think rate."""
     import json
 
-    from export.build import SITE_ADAPTER
+    from export.site_model import ADAPTER as SITE_ADAPTER
     from export.posttrain import evaluate as ev, freegen, record
     from export.posttrain.plain import HELDOUT
     post = json.loads((site_artifact / "manifest.json").read_text())["posttrain"]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def config_with(out: Path, artifact: Path | None = None, docs: Path | None = None, site_url: str | None = None,

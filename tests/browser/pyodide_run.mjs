@@ -1,6 +1,6 @@
 // Runs a Python file in Pyodide under Node, with widgets/, jinja2 and markupsafe copied into its
 // site-packages (as the site's bundle does) and a data folder mounted at /data.
-// usage: node tests/pyodide_run.mjs PYODIDE_DIR SITE_PACKAGES DATA_DIR SCRIPT.py
+// usage: node tests/browser/pyodide_run.mjs PYODIDE_DIR SITE_PACKAGES DATA_DIR SCRIPT.py
 // Prints what the script's last expression evaluates to (a string).
 import fs from "node:fs";
 import path from "node:path";

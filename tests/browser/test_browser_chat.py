@@ -11,13 +11,13 @@ Screenshots of the chat in both palettes go to test-results/.
 import asyncio
 import json
 import re
-import tempfile
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
+from chromium import WEBGPU_ARGS, Server, Watch, launch
 from site_builder import ROOT, config_with, mkdocs_build
 from test_browser_chapter import axe_violations, embedded_state
 from widgets import live_chat
@@ -29,10 +29,6 @@ from widgets.tokenizer import Tokenizer
 RESULTS = ROOT / "test-results"
 BOOT_MS = 180_000  # Pyodide start on a slow shared CPU
 MODEL_MS = 300_000  # download + session create
-ARGS = ["--headless", "--no-sandbox", "--disable-quic", "--no-first-run", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"]
-WEBGPU_ARGS = ["--enable-unsafe-webgpu", "--enable-features=Vulkan", "--use-angle=swiftshader",
-               "--use-webgpu-adapter=swiftshader"]
 PROMPT = "What is the capital of France?"
 LONG_PROMPT = "Write a very long story about a dragon who learns to bake bread."
 STATUS = '[data-testid="chat-status"]'
@@ -42,16 +38,12 @@ STATUS = '[data-testid="chat-status"]'
 def served(site_artifact, tmp_path_factory):
     """The site built for the address it is served at (Material's instant navigation only
     follows links under site_url), served with COOP/COEP."""
-    from site_plugins.serve import make_server
-
     out = tmp_path_factory.mktemp("browser-site")
-    server = make_server(out / "site", port=0, verbose=False)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    run = mkdocs_build(config_with(out, artifact=site_artifact, site_url=url))
+    server = Server(out / "site")
+    run = mkdocs_build(config_with(out, artifact=site_artifact, site_url=server.url))
     assert run.returncode == 0, run.stderr[-3000:]
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield out / "site", url
-    server.shutdown()
+    yield out / "site", server.url
+    server.close()
 
 
 @pytest.fixture(scope="module")
@@ -69,39 +61,6 @@ def artifact(site_artifact):
     folder = Path(site_artifact)
     manifest = json.loads((folder / "manifest.json").read_text())
     return folder, manifest
-
-
-class Watch:
-    """Every request of a browser context goes through `route`: off-origin ones are recorded and
-    refused; console errors and page errors are recorded."""
-
-    def __init__(self, context, base_url):
-        self.base, self.foreign, self.errors, self.requests = base_url, [], [], []
-        context.route("**/*", self.route)
-
-    def route(self, route):
-        url = route.request.url
-        self.requests.append(url)
-        if url.startswith(self.base) or url.startswith(("data:", "blob:")):
-            route.continue_()
-        else:
-            self.foreign.append(url)
-            route.abort()
-
-    def page(self, context):
-        page = context.new_page()
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-        return page
-
-    def model_requests(self, manifest):
-        return [u for u in self.requests if u.endswith("/" + manifest["onnx"]["file"])]
-
-
-def launch(playwright, extra=()):
-    return playwright.chromium.launch_persistent_context(
-        tempfile.mkdtemp(prefix="llmb-chromium-"), executable_path="/usr/bin/chromium", headless=True,
-        args=ARGS + list(extra), service_workers="block", viewport={"width": 1100, "height": 900})
 
 
 @pytest.fixture(scope="module")
@@ -816,8 +775,7 @@ def test_static_host_without_headers_gets_isolation_from_the_service_worker(play
     handler.log_message = lambda *a: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    context = playwright.chromium.launch_persistent_context(
-        tempfile.mkdtemp(prefix="llmb-chromium-"), executable_path="/usr/bin/chromium", headless=True, args=ARGS)
+    context = launch(playwright, service_workers="allow")
     try:
         page = context.new_page()
         page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
