@@ -8,7 +8,8 @@ from . import fingerprint, folders, manifest as mf
 from .errors import ExportError
 from .gguf_blocks import Q4Blocks, Q8Blocks
 from .quantize import PRESETS
-from .sources import load_source, source_hash, source_kind, source_name
+from .sources import load_source, source_hash, source_kind
+from .spec import source_name
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"

@@ -12,8 +12,7 @@ import numpy as np
 
 from .errors import ExportError
 from .gguf_blocks import q4_1_to_blocks, q8_0_to_blocks, unpermute_rope_rows
-from .sources import Source, count_parameters, source_name
-from .spec import ModelSpec
+from .spec import ModelSpec, Source, count_parameters, source_name
 
 SUPPORTED = ("llama", "qwen3")
 LAYER_NAMES = {

