@@ -11,6 +11,10 @@ from .quantize import PRESETS
 from .sources import load_source, source_hash, source_kind
 from .spec import source_name
 
+# The graph builder, verification, the post-training evaluation and the libraries only they need
+# are imported inside the functions that use them: a folder that is already current is returned
+# without loading them.
+
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "artifacts"
 CACHE_FORMAT = 1   # bump when the cache key's meaning changes

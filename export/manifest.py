@@ -3,6 +3,8 @@ Documented for authors in docs/authors/manifest.md."""
 import json
 import platform
 
+from .sources import file_sha256
+
 SCHEMA_VERSION = 1
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>")
 
@@ -52,5 +54,4 @@ def dumps(manifest: dict) -> str:
 
 
 def file_entry(path) -> dict:
-    from .sources import file_sha256
     return {"sha256": file_sha256(path), "bytes": path.stat().st_size}
