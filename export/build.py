@@ -25,7 +25,7 @@ def log_stderr(message: str):
 
 
 # The modules whose code decides an artifact's bytes, per source kind and architecture path.
-COMMON_CODE = ("adapter.py", "build.py", "decoder.py", "fingerprint.py", "gguf_blocks.py", "graph.py", "manifest.py", "ops.py",
+COMMON_CODE = ("build.py", "decoder.py", "fingerprint.py", "gguf_blocks.py", "graph.py", "lora.py", "manifest.py", "ops.py",
                "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
 # the evaluation an adapter export runs (its chat configuration included)
@@ -73,7 +73,7 @@ def build(source=None, preset="q4", out=None, *, keep_source_quant=True, verify=
         raise ExportError(f"unknown preset {preset!r} (choose from {', '.join(PRESETS)})")
     kind, path = source_kind(source)
     if adapter is not None:
-        from .adapter import load as load_adapter
+        from .lora import load as load_adapter
         adapter = load_adapter(adapter)
     out = Path(out) if out is not None else default_out(source_name(kind, path), preset,
                                                         keep_source_quant, adapter)

@@ -1,4 +1,4 @@
-"""GGUF adapter: makes a GGUF file look like a Hugging Face checkpoint.
+"""GGUF reader: makes a GGUF file look like a Hugging Face checkpoint.
 
 Tensors are renamed to Hugging Face names; Q4_1 and Q8_0 blocks are kept as blocks (the q4 preset
 uses them as they are), every other type is dequantized to float32. llama.cpp's rope permutation of

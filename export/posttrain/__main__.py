@@ -8,13 +8,13 @@ import sys
 import time
 from pathlib import Path
 
-from ..build import SITE_ADAPTER
 from ..errors import ExportError
+from ..site_model import ADAPTER
 
-DEFAULT_OUT = SITE_ADAPTER
+DEFAULT_OUT = ADAPTER
 
 
-def main(argv=None) -> int:
+def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m export.posttrain", description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
     s = sub.add_parser("sft", help="train the LoRA adapter")
@@ -24,7 +24,12 @@ def main(argv=None) -> int:
     s.add_argument("--lr", type=float, default=2e-4)
     s.add_argument("--distill", action=argparse.BooleanOptionalAction, default=True,
                    help="learn plain answers as the original model's distribution under its own template")
-    s.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    s.add_argument("--out", type=Path, default=DEFAULT_OUT, help="adapter folder (default: the site's, %(default)s)")
+    return p
+
+
+def main(argv=None) -> int:
+    p = parser()
     args = p.parse_args(argv)
     if args.examples < 1 or args.steps < 1:
         p.error("--examples and --steps must be at least 1")

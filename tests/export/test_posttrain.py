@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from export.adapter import load as load_adapter
+from export.lora import load as load_adapter
 from export.posttrain import data, run, sft
 from gguf_tokenizer import tokenizer_files
 from widgets.chat_template import load
@@ -278,3 +278,17 @@ def test_an_evaluation_record_is_used_only_for_the_inputs_it_was_measured_with(t
     path.write_text("{not json")
     assert record.load(tmp_path, facts) is None
     assert record.load(tmp_path / "missing", facts) is None
+
+
+def test_the_training_command_starts_and_writes_the_site_adapter_by_default():
+    """`python -m export.posttrain` loads (its imports are not run by the other tests) and, unless
+    told otherwise, writes the adapter the site's model is exported with."""
+    import subprocess
+    import sys
+
+    from export.posttrain.__main__ import parser
+    from export.site_model import ADAPTER
+
+    run = subprocess.run([sys.executable, "-m", "export.posttrain", "sft", "--help"], capture_output=True, text=True)
+    assert run.returncode == 0 and "--steps" in run.stdout, run.stderr[-2000:]
+    assert parser().parse_args(["sft"]).out == ADAPTER

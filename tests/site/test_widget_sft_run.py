@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from export.adapter import load as load_adapter
+from export.lora import load as load_adapter
 from export.posttrain import data, run, sft
 from gguf_tokenizer import tokenizer_files
 from test_posttrain import tiny_model
