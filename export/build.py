@@ -190,7 +190,7 @@ def _graph(src, preset, keep_source_quant, log, adapter=None):
 def quantization(src, preset, keep_source_quant) -> dict:
     from .ops import ACCURACY_LEVEL
     if preset == "fp32":
-        return {"preset": preset, "weights": "float32", "embedding": "float32",
+        return {"preset": preset, "weight_format": "float32", "weights": "float32", "embedding": "float32",
                 "lm_head": "tied: the embedding table" if src.spec.tie_word_embeddings else "float32",
                 "method": "none", "accuracy_level": None}
     kept = keep_source_quant and any(isinstance(w, Q4Blocks if preset == "q4" else Q8Blocks)
@@ -204,7 +204,7 @@ def quantization(src, preset, keep_source_quant) -> dict:
     emb_kept = keep_source_quant and isinstance(emb, Q8Blocks)
     embedding = ("int8 blocks of 32 (GatherBlockQuantized), " +
                  ("GGUF Q8_0 blocks kept" if emb_kept else "round-to-nearest symmetric"))
-    return {"preset": preset, "weights": weights, "embedding": embedding,
+    return {"preset": preset, "weight_format": f"int{bits}", "weights": weights, "embedding": embedding,
             "lm_head": ("tied: the embedding's own int8 blocks, expanded to float32 when the session "
                         "loads (Gemm)" if src.spec.tie_word_embeddings else
                         "int8 blocks of 32, expanded to float32 when the session loads (Gemm)"),

@@ -1,11 +1,13 @@
-"""manifest.json (schema_version 1): the contract between export and everything downstream.
-Documented for authors in docs/authors/manifest.md."""
+"""manifest.json: the contract between export and everything downstream. Documented for authors
+in docs/authors/manifest.md; its reader, and the schema version both sides use, are in
+widgets/manifest.py."""
 import json
 import platform
 
+from widgets.manifest import SCHEMA_VERSION
+
 from .sources import file_sha256
 
-SCHEMA_VERSION = 1
 STOP_TOKENS = ("<|im_end|>", "<|endoftext|>", "<|end_of_text|>", "<|eot_id|>")
 
 

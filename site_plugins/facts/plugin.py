@@ -28,7 +28,7 @@ def facts_from_manifest(manifest: dict) -> dict:
         architecture=m["architecture"],
         parameters_m=f"{m['parameters'] / 1e6:.1f}",
         file_mb=f"{onnx['bytes'] / 1e6:.0f}",
-        quantization=onnx["quantization"]["weights"].split()[0],  # "int4 blocks of 32 ..." -> "int4"
+        quantization=onnx["quantization"]["weight_format"],
         special_tokens_count=str(len(tok["special_tokens"])),
     )
     facts.update(posttrain_facts(manifest))

@@ -14,6 +14,8 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
+from widgets.manifest import SCHEMA_VERSION
+
 from .config import ModelsConfig
 
 REBUILD = "rebuild it with the export that wrote it (`python -m export --site` for the site's model)"
@@ -36,9 +38,9 @@ def check_artifact(folder: Path, verify: bool = True) -> dict:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise PluginError(f"llmb-models: {manifest_path} is not valid JSON ({e}); {REBUILD}") from e
-    if manifest.get("schema_version") != 1:
+    if manifest.get("schema_version") != SCHEMA_VERSION:
         raise PluginError(f"llmb-models: {manifest_path} has schema_version "
-                          f"{manifest.get('schema_version')!r}, expected 1; {REBUILD}")
+                          f"{manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}; {REBUILD}")
     for name, facts in manifest.get("files", {}).items():
         path = folder / name
         if not path.is_file():

@@ -11,7 +11,7 @@ MANIFEST = {
               "intermediate_size": 1536, "vocab_size": 49152, "context_length": 8192, "parameters": 134515008,
               "architecture": "llama"},
     "tokenizer": {"special_tokens": {"<|im_end|>": 2, "<|im_start|>": 1, "<|endoftext|>": 0}},
-    "onnx": {"bytes": 99097463, "quantization": {"weights": "int4 blocks of 32 (MatMulNBits)"}},
+    "onnx": {"bytes": 99097463, "quantization": {"weight_format": "int4"}},
 }
 
 
