@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import copy
 from html import escape
-from pathlib import Path
 
-from . import predictions
+from . import build_context, predictions
 from .chat_mode import mode_for
 from .demos import PROMPTS, from_ctx, lane_prompts
 from .generation import GenerationConfig, Generator
@@ -21,7 +20,6 @@ from .glossary import mark
 from .live_lanes import each_lane, run_live
 from .markup import choices
 from .sampling import GREEDY
-from .tokenizer import Tokenizer
 
 RUN_ACTIONS = ("run",)
 CANCEL_ACTIONS = ("stop",)
@@ -66,9 +64,7 @@ def initial_state(options, ctx):
 def _input_text(ctx, ids):
     """The exact text of the prompt ids, decoded with the artifact's tokenizer."""
 
-    folder = Path(ctx["artifact_dir"])
-    tok = Tokenizer.from_file(folder / (ctx.get("manifest") or {}).get("tokenizer", {}).get("file", "tokenizer.json"))
-    return tok.decode(ids)
+    return build_context.tokenizer(ctx).decode(ids)
 
 
 def update(state, action, value):

@@ -15,12 +15,11 @@ from __future__ import annotations
 
 import math
 from html import escape
-from pathlib import Path
 
+from . import build_context
 from .glossary import mark
 from .markup import choices, group
 from .template_view import token_rows, token_span
-from .tokenizer import Tokenizer
 
 W, H = 480, 180
 LEFT, RIGHT, TOP, BOTTOM = 44, 8, 10, 32
@@ -50,7 +49,7 @@ def initial_state(options, ctx):
     if not post:
         return {"absent": True, "model": manifest.get("model", {}).get("name", "the model")}
 
-    tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
+    tokenizer = build_context.tokenizer(ctx)
     template = manifest["chat_template"]["text"]
     samples = {}
     for kind, _ in EXAMPLES:

@@ -14,13 +14,12 @@ before it, as the chat loop (and so the SFT run) tokenizes it.
 from __future__ import annotations
 
 from html import escape
-from pathlib import Path
 
+from . import build_context
 from .chat_template import load
 from .glossary import mark
 from .markup import choices
 from .token_view import token_view
-from .tokenizer import Tokenizer
 from .tools import default_toolbox
 
 SYSTEM = "You are a helpful assistant. Be concise."
@@ -82,7 +81,7 @@ def variants(ctx) -> dict:
 
 
     manifest = ctx["manifest"]
-    tokenizer = Tokenizer.from_file(Path(ctx["artifact_dir"]) / manifest["tokenizer"]["file"])
+    tokenizer = build_context.tokenizer(ctx)
     schema = [default_toolbox().tools["calculate"].schema]
     out = {}
     for name, template, think_ok, tools_ok in templates(manifest):

@@ -114,3 +114,22 @@ def test_a_post_trained_model_shows_the_template_it_runs_with(posttrained, state
     back = T.update(T.update(s, "template", "original"), "think", "on")
     assert back["template"] == "shipped" and "original template has no thinking mode" in back["note"]
     assert "came with" in T.render(T.update(s, "template", "original"))
+
+
+def test_the_build_reads_the_tokenizer_once(ctx, tmp_path):
+    """Every widget of a build shares one tokenizer per artifact; a file written again is read again."""
+    import os
+    import shutil
+
+    from widgets import build_context
+    from widgets.tokenizer import Tokenizer
+
+    tok = build_context.tokenizer(ctx)
+    assert isinstance(tok, Tokenizer) and build_context.tokenizer(dict(ctx)) is tok
+    name = ctx["manifest"]["tokenizer"]["file"]
+    shutil.copy(os.path.join(ctx["artifact_dir"], name), tmp_path / name)
+    copy = {**ctx, "artifact_dir": str(tmp_path)}
+    first = build_context.tokenizer(copy)
+    assert first is not tok and first.encode("Hello, world") == tok.encode("Hello, world")
+    os.utime(tmp_path / name, ns=(1, 1))
+    assert build_context.tokenizer(copy) is not first
