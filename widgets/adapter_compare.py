@@ -23,7 +23,7 @@ LANES = (("off", "Adapter off: the original weights"), ("on", "Adapter on: after
 
 
 def initial_state(options, ctx):
-    manifest = (ctx or {}).get("manifest") or {}
+    manifest = ctx.manifest
     demos = from_ctx(ctx)
     lanes = demos.get("adapter_lanes")
     if not lanes:
@@ -36,7 +36,7 @@ def initial_state(options, ctx):
         "current": int(options.get("request", 0)),
         "lanes": lanes,
         "max_new_tokens": demos["adapter_max_new_tokens"],
-        "model": {"name": manifest["model"]["name"], "path": (ctx or {}).get("model_path", ""),
+        "model": {"name": manifest["model"]["name"], "path": ctx.model_path,
                   "bytes": sum(f.get("bytes", 0) for f in files.values())},
         "specials": sorted(manifest.get("tokenizer", {}).get("special_tokens", {}), key=len, reverse=True),
         "phase": "idle",  # idle | running

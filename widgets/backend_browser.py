@@ -42,6 +42,7 @@ import js
 from pyodide.ffi import create_proxy, jsnull
 
 from .backend import check_adapter_scale, check_feed
+from .build_context import BuildContext
 from .generation import Generator
 from .manifest import Manifest
 from .model_queue import ModelQueue
@@ -268,7 +269,8 @@ class Mounted:
             root.removeAttribute("data-state")  # the live state is Python's from now on
         else:
             options = root.getAttribute("data-options")
-            self.state = self.module.initial_state(json.loads(str(options)) if not _absent(options) else {}, {})
+            self.state = self.module.initial_state(json.loads(str(options)) if not _absent(options) else {},
+                                                   BuildContext())
         self.cancel = Flag()
         self.task = None
         self.queued = None  # a run action that arrived while a job was finishing

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from html import escape
 
-from . import build_context, predictions
+from . import predictions
 from .chat_mode import mode_for
 from .demos import PROMPTS, from_ctx, lane_prompts
 from .generation import GenerationConfig, Generator
@@ -39,7 +39,7 @@ LANES = (("raw", "The same model, fed the bare text"),
 
 def initial_state(options, ctx):
     demos = from_ctx(ctx)
-    manifest = (ctx or {}).get("manifest") or {}
+    manifest = ctx.manifest
     files = manifest.get("files", {})
     lanes = {}
     for prompt in PROMPTS:
@@ -52,7 +52,7 @@ def initial_state(options, ctx):
         "inputs": {p: {lane: _input_text(ctx, lane_d["prompt_ids"]) for lane, lane_d in l.items()}
                    for p, l in lanes.items()},
         "max_new_tokens": demos["max_new_tokens"],
-        "model": {"name": demos["model"]["name"], "path": (ctx or {}).get("model_path", ""),
+        "model": {"name": demos["model"]["name"], "path": ctx.model_path,
                   "bytes": sum(f.get("bytes", 0) for f in files.values())},
         "specials": sorted(manifest.get("tokenizer", {}).get("special_tokens", {}), key=len, reverse=True),
         "phase": "idle",  # idle | running
@@ -64,7 +64,7 @@ def initial_state(options, ctx):
 def _input_text(ctx, ids):
     """The exact text of the prompt ids, decoded with the artifact's tokenizer."""
 
-    return build_context.tokenizer(ctx).decode(ids)
+    return ctx.tokenizer().decode(ids)
 
 
 def update(state, action, value):

@@ -207,14 +207,14 @@ def ensure(artifact_dir) -> dict:
     return demos
 
 
-def from_ctx(ctx: dict) -> dict:
-    """The demos for a widget's build context: ``ctx["demos"]`` if given, else the artifact's."""
-    ctx = ctx or {}
-    if ctx.get("demos") is not None:
-        return ctx["demos"]
-    if not ctx.get("artifact_dir"):
-        raise ValueError("no artifact_dir in the build context: the llmb-models plugin is off")
-    return ensure(ctx["artifact_dir"])
+def from_ctx(ctx) -> dict:
+    """The demos for a widget's build context (``widgets.build_context``): its own if given,
+    else the artifact's."""
+    if ctx.demos is not None:
+        return ctx.demos
+    if ctx.artifact_dir is None:
+        raise ValueError("no artifact in the build context: the llmb-models plugin is off")
+    return ensure(ctx.artifact_dir)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,8 @@ A fence ``name: live_chat`` (options: ``temperature``, ``top_p``, ``max_new_toke
 that go through ``run`` with a runtime (widgets/backend_browser.py) that loads the model and
 shows intermediate states; everything else is ``update``.
 
-    >>> s = initial_state({}, {"manifest": None})
+    >>> from widgets.build_context import BuildContext
+    >>> s = initial_state({}, BuildContext())
     >>> s["phase"], update(s, "temperature", "0.2")["settings"]["temperature"]
     ('idle', 0.2)
     >>> 'data-testid="chat-load"' in render(s)
@@ -40,8 +41,8 @@ NO_FEATURE = {
 }
 
 
-def initial_state(options: dict, ctx: dict) -> dict:
-    manifest = (ctx or {}).get("manifest") or {}
+def initial_state(options: dict, ctx) -> dict:
+    manifest = ctx.manifest
     model = manifest.get("model", {})
     files = manifest.get("files", {})
     template = manifest.get("chat_template", {})
@@ -50,7 +51,7 @@ def initial_state(options: dict, ctx: dict) -> dict:
     return {
         "model": {
             "name": model.get("name", "the model"),
-            "path": (ctx or {}).get("model_path", ""),
+            "path": ctx.model_path,
             "bytes": sum(f.get("bytes", 0) for f in files.values()),
         },
         "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},

@@ -16,7 +16,6 @@ from __future__ import annotations
 import math
 from html import escape
 
-from . import build_context
 from .glossary import mark
 from .markup import choices, group
 from .template_view import token_rows, token_span
@@ -44,12 +43,12 @@ FREE_ROWS = {  # free-generation row: what it is
 
 
 def initial_state(options, ctx):
-    manifest = ctx.get("manifest") or {}
+    manifest = ctx.manifest
     post = manifest.get("posttrain")
     if not post:
         return {"absent": True, "model": manifest.get("model", {}).get("name", "the model")}
 
-    tokenizer = build_context.tokenizer(ctx)
+    tokenizer = ctx.tokenizer()
     template = manifest["chat_template"]["text"]
     samples = {}
     for kind, _ in EXAMPLES:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from html import escape
 
-from . import build_context
 from .chat_template import load
 from .glossary import mark
 from .markup import choices
@@ -80,8 +79,8 @@ def variants(ctx) -> dict:
     """Every (template, think, tools) combination the widget offers, computed once at build."""
 
 
-    manifest = ctx["manifest"]
-    tokenizer = build_context.tokenizer(ctx)
+    manifest = ctx.manifest
+    tokenizer = ctx.tokenizer()
     schema = [default_toolbox().tools["calculate"].schema]
     out = {}
     for name, template, think_ok, tools_ok in templates(manifest):
@@ -95,7 +94,7 @@ def variants(ctx) -> dict:
 
 
 def initial_state(options, ctx):
-    manifest = ctx["manifest"]
+    manifest = ctx.manifest
     return {
         "view": options.get("view", "bubbles"),
         "template": "shipped",

@@ -30,7 +30,7 @@ from mkdocs.exceptions import PluginError
 NAME = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 # Set by FencesPlugin.on_config for each build; the formatter has no other way to reach it.
-context: dict = {"enabled": True, "package": "widgets", "ctx": {}}
+context: dict = {"enabled": True, "package": "widgets", "ctx": None}  # ctx: a widgets.build_context.BuildContext
 # superfences swallows a formatter's exceptions (the fence silently becomes plain code), so
 # failures are collected here and FencesPlugin.on_page_content fails the build with them.
 errors: list = []

@@ -1,6 +1,7 @@
 """Gives the `widget` fence its build-time context: the model manifest and artifact folder."""
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -23,10 +24,11 @@ class FencesPlugin(BasePlugin[FencesConfig]):
         if root not in sys.path:
             sys.path.insert(0, root)  # widgets/ sits next to mkdocs.yml
         models = config.plugins.get(self.config.models_plugin)
-        ctx = {}
+        context = importlib.import_module(f"{self.config.package}.build_context")
+        ctx = context.BuildContext()
         if models is not None and models.config.enabled:
-            ctx = {"manifest": models.manifest, "artifact_dir": str(models.artifact_dir),
-                   "model_path": models.site_path}
+            ctx = context.BuildContext(manifest=models.manifest, artifact_dir=models.artifact_dir,
+                                       model_path=models.site_path)
         formatter.errors.clear()
         self.failures = []
         formatter.context = {"enabled": True, "package": self.config.package, "ctx": ctx}

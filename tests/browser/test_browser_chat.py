@@ -21,6 +21,7 @@ from chromium import WEBGPU_ARGS, Server, Watch, launch
 from site_builder import ROOT, config_with, mkdocs_build
 from test_browser_chapter import axe_violations, embedded_state
 from widgets import live_chat
+from widgets.build_context import BuildContext
 from widgets.generation import GenerationConfig, Generator
 from widgets.manifest import Manifest
 from widgets.sampling import GREEDY
@@ -209,7 +210,7 @@ def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, art
     page.screenshot(path=str(RESULTS / "chat-dark.png"), full_page=False)
     page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
     page.close()
-    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
     expected = native_greedy(*plain, [PROMPT, "And of Italy?"], live_chat.generation_config(settings))
     assert [first, second] == expected
 
@@ -250,7 +251,7 @@ def test_tools_and_thinking_work_in_the_browser_like_native(wasm, base_url, arti
     assert reply.locator('[data-testid="chat-think"]').count() == 1
     assert reply.inner_text().strip()
     page.close()
-    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
     config = live_chat.generation_config(settings)
     assert [tool_ids] == native_greedy(folder, manifest, [TOOL_QUESTION], config, tools=True)
     assert [think_ids] == native_greedy(folder, manifest, [THINK_QUESTION], config, think=True)
@@ -320,7 +321,7 @@ def test_the_chat_and_the_lanes_run_at_once_each_as_alone(wasm, base_url, plain,
     ids = [int(t) for t in reply.get_attribute("data-token-ids").split()]
     assert saw_waiting                   # the chat was still answering when the lanes asked
     page.close()
-    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
     assert [ids] == native_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))
 
 
@@ -553,7 +554,7 @@ def test_predictions_of_a_greedy_and_a_sampled_reply_equal_native(wasm, base_url
             page.get_by_role("button", name="New chat").click()
         ids, reply = ask(page, PROMPT)
         seed = int(reply.get_attribute("data-seed"))
-        settings = dict(live_chat.initial_state({}, {})["settings"], temperature=temperature)
+        settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=temperature)
         native_ids, steps = native_steps(folder, manifest, PROMPT, settings, seed)
         assert ids == native_ids
         tokens = reply.locator("button.llmb-tok")
@@ -757,7 +758,7 @@ short_run
     _, again = ask(page, "And of Italy?")        # the chat goes on on WASM
     assert again.inner_text().strip()
     context.close()
-    settings = dict(live_chat.initial_state({}, {})["settings"], temperature=0.0)
+    settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
     native = native_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))[0]
     assert len(wasm_ids) > 5 and wasm_ids == native[:len(wasm_ids)]
     assert not watch.foreign, watch.foreign

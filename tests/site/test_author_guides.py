@@ -17,6 +17,7 @@ from site_builder import ROOT, config_with, mkdocs_build
 from test_chapter_plugins import MANIFEST
 from test_site_build import fake_artifact
 from test_widget_contract import Balance
+from widgets.build_context import BuildContext
 
 GUIDES = ROOT / "docs" / "authors"
 
@@ -47,7 +48,7 @@ def guide_widget(tmp_path, monkeypatch):
 
 def test_the_guides_widget_follows_the_contract_and_reshapes_the_distribution(guide_widget):
     _, module = guide_widget
-    state = module.initial_state({"temperature": "0.5"}, {})
+    state = module.initial_state({"temperature": "0.5"}, BuildContext())
     assert json.loads(json.dumps(state)) == state
     parser = Balance()
     parser.feed(module.render(state))
@@ -66,7 +67,7 @@ def test_the_guides_widget_follows_the_contract_and_reshapes_the_distribution(gu
     assert len(temperatures) >= 2
     assert all(top[a] > top[b] for a, b in zip(temperatures, temperatures[1:]))   # lower is sharper
     assert module.update(state, "temperature", "<script>") == state           # unknown values change nothing
-    assert module.initial_state({"temperature": "7"}, {}) == module.initial_state({}, {})
+    assert module.initial_state({"temperature": "7"}, BuildContext()) == module.initial_state({}, BuildContext())
 
 
 def test_the_guides_chapter_builds_with_its_widget_facts_and_nav(guide_widget, tmp_path):
@@ -104,7 +105,7 @@ def test_the_guides_chapter_builds_with_its_widget_facts_and_nav(guide_widget, t
     assert f"{MANIFEST['model']['name']} ends every step with {MANIFEST['model']['vocab_size']:,} scores" in text
     widget = re.search(rf'<div class="llmb-widget" data-widget="{name}"[^>]*data-state="([^"]*)"', built)
     state = json.loads(html.unescape(widget.group(1)))
-    assert state == module.initial_state({k: v for k, v in fence_options.items() if k != "name"}, {})
+    assert state == module.initial_state({k: v for k, v in fence_options.items() if k != "name"}, BuildContext())
     assert module.render(state) in built
     home = (tmp_path / "site" / "index.html").read_text(encoding="utf-8")
     assert re.search(rf'href="{Path(page_title).stem}/"[^>]*>\s*(<[^>]+>\s*)*Temperature', home)   # in the nav

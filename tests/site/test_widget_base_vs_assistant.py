@@ -13,6 +13,7 @@ from gguf_tokenizer import hf_tokenizer
 from widgets import base_vs_assistant as B
 from widgets import demos as D
 from widgets import preference as P
+from widgets.build_context import BuildContext
 from widgets.model_queue import ModelQueue
 
 QUEUE = ModelQueue()
@@ -164,7 +165,7 @@ class NativeRuntime:
 
 @pytest.fixture(scope="module")
 def ctx(default_artifact, manifest):
-    return {"manifest": manifest, "artifact_dir": str(default_artifact), "model_path": "models/x/"}
+    return BuildContext(manifest=manifest, artifact_dir=default_artifact, model_path="models/x/")
 
 
 def test_widget_renders_the_lanes_and_runs_them_again(ctx, demos, default_artifact):

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from test_preference import fake_ctx
+from widgets.build_context import BuildContext
 
 MODULES = ["stages", "data_scale", "quick_check", "preference"]
 VOID = {"br", "hr", "img", "input", "meta", "link", "line", "rect", "polyline", "path", "circle", "wbr"}
@@ -115,7 +116,7 @@ def test_every_fence_in_the_docs_renders_to_the_contract(site_artifact):
     """Each fence of the site's pages, with the build context the site gives it: JSON state,
     balanced HTML, and every control with an action and a name a screen reader can say."""
     manifest = json.loads((site_artifact / "manifest.json").read_text())
-    ctx = {"manifest": manifest, "artifact_dir": str(site_artifact), "model_path": "models/site/"}
+    ctx = BuildContext(manifest=manifest, artifact_dir=site_artifact, model_path="models/site/")
     seen = set()
     for page, name, options in fences_in_docs():
         mod = load(name)

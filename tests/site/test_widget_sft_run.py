@@ -13,6 +13,7 @@ from gguf_tokenizer import tokenizer_files
 from test_posttrain import tiny_model
 from test_widget_contract import Balance
 from widgets import sft_run as S
+from widgets.build_context import BuildContext
 from widgets.chat_template import load
 from widgets.tokenizer import Tokenizer
 
@@ -49,12 +50,18 @@ def ctx(tmp_path_factory):
     manifest = {"model": {"name": "Tiny"}, "tokenizer": {"file": path.name},
                 "chat_template": {"text": TEMPLATE}, "posttrain": {**adapter.facts(), "evaluation": EVALUATION,
                                                                     "free_generation": FREE}}
-    return {"manifest": manifest, "artifact_dir": str(path.parent), "adapter": adapter, "tokenizer": tok}
+    return BuildContext(manifest=manifest, artifact_dir=path.parent), adapter
+
+
+@pytest.fixture(scope="module")
+def trained(ctx):
+    """The adapter the widget's context was made from."""
+    return ctx[1]
 
 
 @pytest.fixture(scope="module")
 def state(ctx):
-    return S.initial_state({}, ctx)
+    return S.initial_state({}, ctx[0])
 
 
 def polyline(html):
@@ -62,12 +69,13 @@ def polyline(html):
     return [tuple(map(float, p.split(","))) for p in pts]
 
 
-def test_the_curve_is_the_training_log_in_window_means(ctx, state):
-    losses, curve = ctx["adapter"].losses, ctx["manifest"]["posttrain"]["training"]["loss_curve"]
+def test_the_curve_is_the_training_log_in_window_means(ctx, trained, state):
+    manifest = ctx[0].manifest
+    losses, curve = trained.losses, manifest["posttrain"]["training"]["loss_curve"]
     assert len(losses) == 24 and curve[-1][0] == 24
     examples = data.examples("train", 12, 0, lambda q: "Sure.")
-    scored = [sum(sft.encode(ctx["tokenizer"], TEMPLATE, examples[i])[1][1:]) for i in sft.order(12, 24, 0)]
-    assert ctx["manifest"]["posttrain"]["training"]["trained_tokens"] == sum(scored)
+    scored = [sum(sft.encode(ctx[0].tokenizer(), TEMPLATE, examples[i])[1][1:]) for i in sft.order(12, 24, 0)]
+    assert manifest["posttrain"]["training"]["trained_tokens"] == sum(scored)
     window = state["window"]
     assert curve[0][1] == pytest.approx(sum(losses[:window]) / window, abs=1e-5)
     pts = polyline(S.render(state))
@@ -96,7 +104,7 @@ def test_highlighted_tokens_are_the_ones_the_run_trained(ctx, state, kind):
     examples = data.examples("train", 12, 0, lambda q: "")
     trained_order = sft.order(12, 24, 0)     # the examples the 24 steps trained on, in order
     example = next(examples[i] for i in trained_order if examples[i].kind == kind)
-    ids, trained = sft.encode(ctx["tokenizer"], TEMPLATE, example)
+    ids, trained = sft.encode(ctx[0].tokenizer(), TEMPLATE, example)
     rows = state["samples"][kind]
     assert [r[1] for r in rows] == ids
     assert [bool(r[3]) for r in rows] == trained
@@ -149,5 +157,5 @@ def test_unknown_actions_leave_the_state_alone(state):
 
 
 def test_an_export_without_adapter_says_so():
-    s = S.initial_state({}, {"manifest": {"model": {"name": "Tiny"}, "posttrain": None}})
+    s = S.initial_state({}, BuildContext(manifest={"model": {"name": "Tiny"}, "posttrain": None}))
     assert "without a post-training adapter" in S.render(s)

@@ -1,11 +1,13 @@
 """The template widget against transformers' own rendering and tokenization."""
 
+import dataclasses
 import json
 
 import pytest
 
 from gguf_tokenizer import hf_tokenizer, tokenizer_files
 from widgets import template_view as T
+from widgets.build_context import BuildContext
 
 
 @pytest.fixture(scope="module")
@@ -16,7 +18,7 @@ def ctx():
     manifest = {"model": {"name": "SmolLM2-135M-Instruct"},
                 "tokenizer": {"file": path.name, "special_tokens": specials},
                 "chat_template": {"text": hf.chat_template, "features": {"think": False, "tools": False}}}
-    return {"manifest": manifest, "artifact_dir": str(path.parent)}
+    return BuildContext(manifest=manifest, artifact_dir=path.parent)
 
 
 @pytest.fixture(scope="module")
@@ -92,10 +94,10 @@ def posttrained(ctx):
     """The widget for a model exported with the adapter: the artifact's template is the
     think/tools one, and the manifest keeps the template the model came with."""
     from widgets.chat_template import load
-    original = ctx["manifest"]["chat_template"]
-    manifest = {**ctx["manifest"], "chat_template": {"text": load(T.QWEN3), "features": {"think": True, "tools": True}},
+    original = ctx.manifest["chat_template"]
+    manifest = {**ctx.manifest, "chat_template": {"text": load(T.QWEN3), "features": {"think": True, "tools": True}},
                 "posttrain": {"original_chat_template": original}}
-    return T.initial_state({}, {**ctx, "manifest": manifest})
+    return T.initial_state({}, dataclasses.replace(ctx, manifest=manifest))
 
 
 def test_a_post_trained_model_shows_the_template_it_runs_with(posttrained, state):
@@ -121,15 +123,14 @@ def test_the_build_reads_the_tokenizer_once(ctx, tmp_path):
     import os
     import shutil
 
-    from widgets import build_context
     from widgets.tokenizer import Tokenizer
 
-    tok = build_context.tokenizer(ctx)
-    assert isinstance(tok, Tokenizer) and build_context.tokenizer(dict(ctx)) is tok
-    name = ctx["manifest"]["tokenizer"]["file"]
-    shutil.copy(os.path.join(ctx["artifact_dir"], name), tmp_path / name)
-    copy = {**ctx, "artifact_dir": str(tmp_path)}
-    first = build_context.tokenizer(copy)
+    tok = ctx.tokenizer()
+    assert isinstance(tok, Tokenizer) and dataclasses.replace(ctx).tokenizer() is tok
+    name = ctx.manifest["tokenizer"]["file"]
+    shutil.copy(ctx.artifact_dir / name, tmp_path / name)
+    copy = dataclasses.replace(ctx, artifact_dir=tmp_path)
+    first = copy.tokenizer()
     assert first is not tok and first.encode("Hello, world") == tok.encode("Hello, world")
     os.utime(tmp_path / name, ns=(1, 1))
-    assert build_context.tokenizer(copy) is not first
+    assert copy.tokenizer() is not first

@@ -8,6 +8,7 @@ import pytest
 
 from widgets import chat_mode
 from widgets.backend import CountingBackend
+from widgets.build_context import BuildContext
 from widgets.chat_mode import mode_for, open_chat
 from widgets.generation import GenerationConfig, Generator
 from widgets.manifest import Manifest
@@ -97,7 +98,7 @@ def test_a_model_without_adapter_refuses_to_switch_it_on_in_one_line():
 
 def test_the_live_chat_starts_from_the_shared_defaults():
     from widgets import live_chat
-    settings = live_chat.initial_state({}, {})["settings"]
+    settings = live_chat.initial_state({}, BuildContext())["settings"]
     assert {k: settings[k] for k in chat_mode.DEFAULT_SETTINGS} == chat_mode.DEFAULT_SETTINGS
     config = chat_mode.generation_config(dict(settings, temperature=0.0), seed=4)
     assert config.sampling.greedy and config.sampling.seed == 4
@@ -105,7 +106,7 @@ def test_the_live_chat_starts_from_the_shared_defaults():
 
 def test_the_live_chat_says_which_model_answers():
     from widgets import live_chat
-    ctx = {"manifest": manifest(), "model_path": "models/tiny/"}
+    ctx = BuildContext(manifest=manifest(), model_path="models/tiny/")
     s = live_chat.initial_state({}, ctx)
     assert "Answering: the original Tiny" in live_chat.render(s)
     s = live_chat.update(s, "tools", "true")

@@ -10,6 +10,7 @@ import pytest
 from widgets import live_chat as L
 from widgets import safe_markdown
 from widgets.backend import CountingBackend
+from widgets.build_context import BuildContext
 from widgets.generation import Generator
 from widgets.manifest import Manifest
 
@@ -91,7 +92,7 @@ def run(state, action, value, runtime):
 
 @pytest.fixture
 def state():
-    return L.initial_state({"temperature": 0}, {"manifest": MANIFEST, "model_path": "models/counting/"})
+    return L.initial_state({"temperature": 0}, BuildContext(manifest=MANIFEST, model_path="models/counting/"))
 
 
 def test_initial_render_has_the_hooks_and_the_size(state):
@@ -173,7 +174,7 @@ def test_the_tools_toggle_puts_the_tools_into_the_prompt(state):
     raws = []
     for toggle in ("false", "true"):
         rt = Runtime(manifest=manifest)
-        [loaded] = run(L.initial_state({"temperature": 0}, {"manifest": manifest, "model_path": "m/"}), "load", None, rt)
+        [loaded] = run(L.initial_state({"temperature": 0}, BuildContext(manifest=manifest, model_path="m/")), "load", None, rt)
         [done] = run(L.update(L.update(loaded, "tools", toggle), "draft", "hi"), "send", None, rt)
         raws.append(done["raw"])
     assert "[tool" not in raws[0]

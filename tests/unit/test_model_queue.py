@@ -8,6 +8,7 @@ import pytest
 
 from widgets import adapter_compare, live_chat
 from widgets.backend import CountingBackend
+from widgets.build_context import BuildContext
 from widgets.generation import GenerationConfig, Generator
 from widgets.model_queue import WAITING, ModelQueue, StoppedWaiting
 from widgets.sampling import GREEDY
@@ -99,8 +100,8 @@ def test_the_chat_and_the_lanes_at_once_both_answer_as_they_would_alone():
     model.backend = CountingBackend(vocab_size=256, max_length=4096, adapter=True)
     model.generator = Generator(model.backend, model.tokenizer.id_to_bytes, [101])
     lanes_state = adapter_compare.initial_state({}, ctx(CountingBackend(vocab_size=256, adapter=True)))
-    chat_state = live_chat.update(live_chat.initial_state({"temperature": 0}, {"manifest": MANIFEST,
-                                                                                "model_path": "m/"}), "draft", "hi")
+    chat_state = live_chat.update(live_chat.initial_state({"temperature": 0}, BuildContext(manifest=MANIFEST, model_path="m/")),
+                                  "draft", "hi")
     chat_state["phase"] = "ready"
     queue = ModelQueue()
     chat_rt, lanes_rt = Shared(model, queue, "live_chat"), Shared(model, queue, "adapter_compare")
@@ -115,7 +116,7 @@ def test_the_chat_and_the_lanes_at_once_both_answer_as_they_would_alone():
         return (await chat)[-1], (await lanes)[-1]
 
     chat, lanes = asyncio.run(both())
-    alone = live_chat.initial_state({"temperature": 0}, {"manifest": MANIFEST, "model_path": "m/"})
+    alone = live_chat.initial_state({"temperature": 0}, BuildContext(manifest=MANIFEST, model_path="m/"))
     alone.update(phase="ready", draft="hi")
     solo_model = Model(MANIFEST)
     [solo] = asyncio.run(drain(live_chat.run(alone, "send", None, Shared(solo_model, ModelQueue(), "live_chat"))))

@@ -10,6 +10,7 @@ import random
 from widgets import live_chat as L
 from widgets import predictions as P
 from widgets.backend import CountingBackend
+from widgets.build_context import BuildContext
 from widgets.generation import GenerationConfig, Generator
 from widgets.sampling import GREEDY, SamplingConfig
 
@@ -110,7 +111,7 @@ def test_the_record_is_bounded():
 
 
 def chat_with_predictions(temperature):
-    state = L.update(L.initial_state({"temperature": temperature}, {"manifest": MANIFEST, "model_path": "m/"}),
+    state = L.update(L.initial_state({"temperature": temperature}, BuildContext(manifest=MANIFEST, model_path="m/")),
                      "predictions", "true")
     rt = Runtime()
     [loaded] = run(state, "load", None, rt)

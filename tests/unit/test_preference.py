@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from widgets import preference as P
+from widgets.build_context import BuildContext
 
 REF = [-2.82, -2.91]
 finite = st.floats(min_value=-8.0, max_value=8.0, allow_nan=False)
@@ -105,9 +106,9 @@ def test_larger_beta_stays_closer_to_the_reference():
 
 
 def fake_ctx():
-    return {"demos": {"preference": {"prompt": P.PROMPT, "answers": P.ANSWERS,
-                                     "logp": {"A": -225.8, "B": -136.9},
-                                     "tokens": {"A": 80, "B": 47}}}}
+    return BuildContext(demos={"preference": {"prompt": P.PROMPT, "answers": P.ANSWERS,
+                                              "logp": {"A": -225.8, "B": -136.9},
+                                              "tokens": {"A": 80, "B": 47}}})
 
 
 def test_widget_state_is_json_and_actions_update_it():
@@ -145,7 +146,7 @@ def test_render_shows_computed_numbers_and_controls():
 
 
 def test_initial_state_names_the_missing_demos():
-    with pytest.raises(ValueError, match="artifact_dir"):
-        P.initial_state({}, {})
+    with pytest.raises(ValueError, match="no artifact in the build context"):
+        P.initial_state({}, BuildContext())
     with pytest.raises(ValueError, match="demos"):
-        P.initial_state({}, {"demos": {"preference": {"prompt": "another prompt"}}})
+        P.initial_state({}, BuildContext(demos={"preference": {"prompt": "another prompt"}}))

@@ -6,6 +6,7 @@ import json
 
 from widgets import adapter_compare as A
 from widgets.backend import CountingBackend
+from widgets.build_context import BuildContext
 from widgets.demos import ADAPTER_REQUESTS, adapter_lane
 from widgets.model_queue import ModelQueue
 
@@ -27,7 +28,7 @@ def ctx(backend):
              "adapter_max_new_tokens": 6}
     manifest = {"model": {"name": "Tiny"}, "tokenizer": {"special_tokens": {"<|im_end|>": 2}},
                 "files": {"model.onnx": {"bytes": 2_000_000}}}
-    return {"demos": demos, "manifest": manifest, "model_path": "models/tiny/"}
+    return BuildContext(demos=demos, manifest=manifest, model_path="models/tiny/")
 
 
 def test_build_time_lanes_differ_only_by_the_adapter():
@@ -95,5 +96,5 @@ def test_live_run_reproduces_the_build_and_leaves_the_chat_generator_honest():
 
 
 def test_an_export_without_adapter_says_so():
-    state = A.initial_state({}, {"demos": {"adapter_lanes": {}}, "manifest": {"model": {"name": "Tiny"}}})
+    state = A.initial_state({}, BuildContext(demos={"adapter_lanes": {}}, manifest={"model": {"name": "Tiny"}}))
     assert "without a post-training adapter" in A.render(state)

@@ -3,6 +3,7 @@ import re
 import pytest
 
 from widgets import data_scale as D
+from widgets.build_context import BuildContext
 
 
 def widths(html):
@@ -10,7 +11,7 @@ def widths(html):
 
 
 def test_linear_floors_the_sft_bar_and_states_its_true_share():
-    html = D.render(D.initial_state({}, {}))
+    html = D.render(D.initial_state({}, BuildContext()))
     pre, sft = widths(html)
     assert pre == pytest.approx(D.WIDTH - D.LEFT - D.RIGHT)
     assert sft == D.FLOOR_PX
@@ -20,7 +21,7 @@ def test_linear_floors_the_sft_bar_and_states_its_true_share():
 
 
 def test_log_axis_shows_true_proportions_of_the_exponents():
-    html = D.render(D.update(D.initial_state({}, {}), "scale", "log"))
+    html = D.render(D.update(D.initial_state({}, BuildContext()), "scale", "log"))
     pre, sft = widths(html)
     assert pre / sft == pytest.approx(12.477 / 6, rel=1e-3)  # log10(3e12) / log10(1e6)
     assert "floored" not in html
@@ -29,6 +30,6 @@ def test_log_axis_shows_true_proportions_of_the_exponents():
 
 
 def test_unknown_actions_leave_the_state_alone():
-    s = D.initial_state({}, {})
+    s = D.initial_state({}, BuildContext())
     assert D.update(s, "scale", "cubic") == s
     assert D.update(s, "zoom", None) == s

@@ -1,8 +1,9 @@
 from widgets import stages as S
+from widgets.build_context import BuildContext
 
 
 def test_every_stage_shows_every_aspect():
-    html = S.render(S.initial_state({}, {}))
+    html = S.render(S.initial_state({}, BuildContext()))
     assert html.count('<li class="llmb-stage">') == 3
     for stage in S.STAGES:
         for key, _ in S.ASPECTS:
@@ -11,7 +12,7 @@ def test_every_stage_shows_every_aspect():
 
 
 def test_focus_toggles_one_aspect():
-    s = S.update(S.initial_state({}, {}), "focus", "objective")
+    s = S.update(S.initial_state({}, BuildContext()), "focus", "objective")
     html = S.render(s)
     assert html.count('class="focus"') == 6  # dt and dd in each of three cards
     assert 'data-value="objective" aria-pressed="true"' in html
