@@ -53,6 +53,10 @@ def render_widget(name: str, options: dict) -> str:
         module = importlib.import_module(f"{context['package']}.{name}")
     except ModuleNotFoundError as e:
         raise PluginError(f"llmb-fences: widget `{name}`: no module {context['package']}/{name}.py ({e})") from e
+    lacking = importlib.import_module(f"{context['package']}.widget").missing(module)
+    if lacking:
+        raise PluginError(f"llmb-fences: widget `{name}`: {context['package']}/{name}.py is not a widget "
+                          f"(no {', '.join(lacking)}; see docs/authors/widgets.md)")
     state = module.initial_state(options, context["ctx"])
     body = module.render(state)
     opts = html.escape(json.dumps(options, separators=(",", ":")), quote=True)

@@ -145,6 +145,12 @@ def test_unknown_widget_is_one_clear_line(tmp_path):
     assert "no_such_widget" in line and "index.md" in line
 
 
+def test_a_module_that_is_not_a_widget_is_one_clear_line(tmp_path):
+    line = build_error(tmp_path, fake_artifact(tmp_path / "art"), docs=small_docs(tmp_path / "docs", "name: markup"))
+    assert "widget `markup`: widgets/markup.py is not a widget (no initial_state, update, render" in line
+    assert "index.md" in line
+
+
 def test_the_site_model_is_named_once(site, site_artifact, manifest):
     """mkdocs.yml names no artifact, so its llmb-models plugin serves export/site_model.py's model,
     the one `make serve` exports with `--site` and the site fixtures build."""

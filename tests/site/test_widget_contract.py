@@ -11,6 +11,7 @@ import pytest
 
 from test_preference import fake_ctx
 from widgets.build_context import BuildContext
+from widgets.widget import Widget
 
 MODULES = ["stages", "data_scale", "quick_check", "preference"]
 VOID = {"br", "hr", "img", "input", "meta", "link", "line", "rect", "polyline", "path", "circle", "wbr"}
@@ -120,6 +121,7 @@ def test_every_fence_in_the_docs_renders_to_the_contract(site_artifact):
     seen = set()
     for page, name, options in fences_in_docs():
         mod = load(name)
+        assert isinstance(mod, Widget), (page, name)
         state = mod.initial_state(options, ctx)
         assert json.loads(json.dumps(state)) == state, (page, name)
         parser = Labelled()
