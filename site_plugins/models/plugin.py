@@ -14,7 +14,7 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
-from widgets.manifest import SCHEMA_VERSION
+from widgets.manifest import Manifest, ManifestError
 
 from .config import ModelsConfig
 
@@ -38,9 +38,10 @@ def check_artifact(folder: Path, verify: bool = True) -> dict:
         manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as e:
         raise PluginError(f"llmb-models: {manifest_path} is not valid JSON ({e}); {REBUILD}") from e
-    if manifest.get("schema_version") != SCHEMA_VERSION:
-        raise PluginError(f"llmb-models: {manifest_path} has schema_version "
-                          f"{manifest.get('schema_version')!r}, expected {SCHEMA_VERSION}; {REBUILD}")
+    try:
+        Manifest.from_dict(manifest)  # the readers' own check: schema version and every field they need
+    except ManifestError as e:
+        raise PluginError(f"llmb-models: {manifest_path}: {str(e).removeprefix('manifest.json: ')}; {REBUILD}") from e
     for name, facts in manifest.get("files", {}).items():
         path = folder / name
         if not path.is_file():

@@ -91,7 +91,9 @@ def fake_artifact(folder: Path) -> Path:
     for name, data in files.items():
         (folder / name).write_bytes(data)
     manifest = {"schema_version": 1, "model": {"name": "Fake", "slug": "fake"},
+                "tokenizer": {"file": "tokenizer.json", "special_tokens": {}, "stop_ids": [0]},
                 "chat_template": {"text": "", "features": {"think": False, "tools": False}},
+                "onnx": {"file": "model.onnx", "inputs": {"input_ids": "input_ids"}, "outputs": {"logits": "logits"}},
                 "files": {n: {"sha256": hashlib.sha256(d).hexdigest(), "bytes": len(d)} for n, d in files.items()}}
     (folder / "manifest.json").write_text(json.dumps(manifest))
     return folder
@@ -132,6 +134,17 @@ def test_stale_artifact_is_one_clear_line(tmp_path):
     (art / "model.onnx").write_bytes(b"not really 0nnx")  # same size, other bytes
     line = build_error(tmp_path, art)
     assert "sha256" in line and "model.onnx" in line
+
+
+def test_a_manifest_the_readers_cannot_use_is_one_clear_line(tmp_path):
+    art = fake_artifact(tmp_path / "art")
+    manifest = json.loads((art / "manifest.json").read_text())
+    del manifest["tokenizer"]["stop_ids"]
+    (art / "manifest.json").write_text(json.dumps(manifest))
+    line = build_error(tmp_path, art)
+    assert "art/manifest.json: missing tokenizer.stop_ids" in line and "python -m export --site" in line
+    (art / "manifest.json").write_text(json.dumps({**manifest, "schema_version": 2}))
+    assert "schema_version 2, expected 1" in build_error(tmp_path, art)
 
 
 def test_missing_node_modules_is_one_clear_line(tmp_path):
