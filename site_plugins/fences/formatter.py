@@ -53,7 +53,9 @@ def render_widget(name: str, options: dict) -> str:
         module = importlib.import_module(f"{context['package']}.{name}")
     except ModuleNotFoundError as e:
         raise PluginError(f"llmb-fences: widget `{name}`: no module {context['package']}/{name}.py ({e})") from e
-    lacking = importlib.import_module(f"{context['package']}.widget").missing(module)
+    from widgets.widget import missing  # the contract every widget package follows
+
+    lacking = missing(module)
     if lacking:
         raise PluginError(f"llmb-fences: widget `{name}`: {context['package']}/{name}.py is not a widget "
                           f"(no {', '.join(lacking)}; see docs/authors/widgets.md)")

@@ -1,7 +1,6 @@
 """Gives the `widget` fence its build-time context: the model manifest and artifact folder."""
 from __future__ import annotations
 
-import importlib
 import sys
 from pathlib import Path
 
@@ -24,11 +23,11 @@ class FencesPlugin(BasePlugin[FencesConfig]):
         if root not in sys.path:
             sys.path.insert(0, root)  # widgets/ sits next to mkdocs.yml
         models = config.plugins.get(self.config.models_plugin)
-        context = importlib.import_module(f"{self.config.package}.build_context")
-        ctx = context.BuildContext()
+        from widgets.build_context import BuildContext  # importable once widgets/ is on the path
+
+        ctx = BuildContext()
         if models is not None and models.config.enabled:
-            ctx = context.BuildContext(manifest=models.manifest, artifact_dir=models.artifact_dir,
-                                       model_path=models.site_path)
+            ctx = BuildContext(manifest=models.manifest, artifact_dir=models.artifact_dir, model_path=models.site_path)
         formatter.errors.clear()
         self.failures = []
         formatter.context = {"enabled": True, "package": self.config.package, "ctx": ctx}

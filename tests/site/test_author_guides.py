@@ -88,8 +88,8 @@ def test_the_guides_chapter_builds_with_its_widget_facts_and_nav(guide_widget, t
     (docs / Path(page_title).name).write_text(page, encoding="utf-8")
     art = fake_artifact(tmp_path / "art")
     manifest = json.loads((art / "manifest.json").read_text())
-    manifest.update({k: v for k, v in MANIFEST.items() if k != "model"})
-    manifest["model"].update(MANIFEST["model"])
+    for section, values in MANIFEST.items():
+        manifest[section] = {**manifest.get(section, {}), **values}
     (art / "manifest.json").write_text(json.dumps(manifest))
     config = config_with(tmp_path, artifact=art, docs=docs, **{"llmb-fences": {"package": "guide_widgets"},
                                                                "llmb-runtime": {"enabled": False}})
