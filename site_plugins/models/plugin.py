@@ -72,7 +72,7 @@ class ModelsPlugin(BasePlugin[ModelsConfig]):
         if self.config.artifact:
             self.artifact_dir = (root / self.config.artifact).resolve()
         else:
-            from export import site_model
+            from export import site_model  # only for the default: a build of another artifact needs no export code
             self.artifact_dir = site_model.folder()
         self.manifest = check_artifact(self.artifact_dir, self.config.verify)
         return config
