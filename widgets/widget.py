@@ -27,6 +27,10 @@ class Widget(Protocol):
         """The widget's HTML for a state, every value escaped."""
 
 
+# The contract's functions, in the order they are declared above.
+FUNCTIONS = tuple(name for name in vars(Widget) if not name.startswith("_"))
+
+
 def missing(module) -> list[str]:
     """The contract's functions ``module`` lacks, in the contract's order."""
-    return [name for name in ("initial_state", "update", "render") if not callable(getattr(module, name, None))]
+    return [name for name in FUNCTIONS if not callable(getattr(module, name, None))]
