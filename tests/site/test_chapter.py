@@ -75,7 +75,7 @@ def test_the_post_training_run_is_told_with_its_own_numbers(chapter, manifest):
             f"answered {pct['original']['answered']} and looped on {pct['original']['looped']}") in text
     assert (f"Tools on, it answered {pct['tools']['answered']} and looped on {pct['tools']['looped']}; "
             f"with Think on, {pct['think']['answered']} and {pct['think']['looped']}") in text
-    assert f"On {training['distill_prompts']:,} everyday training questions, the run was taught" in text
+    assert f"On {training['distill_prompts']:,} everyday training questions, the run learned to match," in text
 
 
 def test_glossary_terms_are_focusable_tooltips_and_defined(chapter):
