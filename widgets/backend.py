@@ -25,7 +25,7 @@ from __future__ import annotations
 import math
 from typing import Protocol, runtime_checkable
 
-from .sampling import Candidates
+from .sampling import Candidates, top_candidates
 
 
 @runtime_checkable
@@ -148,8 +148,6 @@ class CountingBackend:
                                   self.vocab_size)
 
     async def top(self, n: int) -> Candidates:
-        from .sampling import top_candidates
-
         if self._last is None:
             raise RuntimeError("top() before feed()")
         return top_candidates(self._last, n)

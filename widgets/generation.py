@@ -31,7 +31,7 @@ import codecs
 import inspect
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from .sampling import SamplingConfig, candidates_needed, enough, sample
 
@@ -56,7 +56,6 @@ class GenerationResult:
     fed_tokens: int  # tokens run through the model by this call (prefill + decode)
     seconds: float = 0.0  # wall time of the call
     model_seconds: float = 0.0  # part of it spent awaiting the backend
-    candidates: list = field(default_factory=list)  # per generated token: how many scores it read
 
 
 def common_prefix(a: list, b: list) -> int:
@@ -139,7 +138,7 @@ class Generator:
         vocab = backend.vocab_size
         first_n = candidates_needed(sampling, vocab)
         decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        ids, pieces, reads = [], [], []
+        ids, pieces = [], []
         # The reply and its prompt together never exceed the window, so the next turn can still
         # feed the last token.
         budget = min(config.max_new_tokens, window - len(prompt))
@@ -155,7 +154,6 @@ class Generator:
                 n = min(vocab, n * 4)
                 cands = await backend.top(n)
             model += time.perf_counter() - t
-            reads.append(n)
             token = sample(cands, sampling, seen=seen, rng=rng)
             if on_step is not None:
                 await _call(on_step, cands, seen, token)
@@ -184,5 +182,5 @@ class Generator:
         return GenerationResult(
             ids=ids, text="".join(pieces), finish_reason=reason, prompt_tokens=len(prompt),
             reused_tokens=reused, fed_tokens=fed, seconds=time.perf_counter() - start,
-            model_seconds=model, candidates=reads,
+            model_seconds=model,
         )

@@ -133,12 +133,9 @@ def run(call, toolbox) -> ToolResult:
         return ToolResult(call.name, arguments, f"Error: {call.name} failed: {e}", False)
 
 
-def run_tool_call(text: str, toolbox=None) -> ToolResult:
-    """Run the first call in `text` (a whole reply, or one block's inner text)."""
-    if toolbox is None:
-        from .tools import default_toolbox
-
-        toolbox = default_toolbox()
+def run_tool_call(text: str, toolbox) -> ToolResult:
+    """Run the first call in `text` (a whole reply, or one block's inner text) with the tools of
+    ``toolbox`` (``widgets.tools.Toolbox``, which imports this module, not the other way round)."""
     calls = parse_tool_calls(text) if "<tool_call>" in text else [_try(parse_block, text)]
     return run(calls[0] if calls else ToolCallError("no tool call found"), toolbox)
 

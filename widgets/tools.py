@@ -15,9 +15,12 @@ table of UTC offsets where Pyodide has no time zone database.
 import ast
 import math
 import operator
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable
+
+from .tool_calls import answer
 
 MAX_EXPRESSION_CHARS = 200  # longer input is not arithmetic a chat needs
 MAX_NODES = 60  # syntax-tree nodes in one expression
@@ -54,8 +57,6 @@ class Toolbox:
 
     def answer(self, text: str) -> list:
         """Tool messages answering every tool call in a model reply ([] when it made none)."""
-        from .tool_calls import answer
-
         return answer(text, self)
 
 
@@ -146,8 +147,21 @@ FALLBACK_OFFSETS = {
 }
 
 
+def zone_name(text: str) -> str:
+    """A zone as a person (or the model) may write it, spelled as IANA spells it: IANA names are
+    ASCII with underscores, so accents are dropped and spaces become underscores.
+
+    >>> zone_name(" America/São Paulo ")
+    'America/Sao_Paulo'
+    >>> zone_name("")
+    'UTC'
+    """
+    folded = unicodedata.normalize("NFKD", str(text).strip())
+    return "".join(c for c in folded if not unicodedata.combining(c)).replace(" ", "_") or "UTC"
+
+
 def get_time(timezone_name: str, now: datetime | None = None) -> str:
-    name = str(timezone_name).strip() or "UTC"
+    name = zone_name(timezone_name)
     now = now or datetime.now(timezone.utc)
     try:
         from zoneinfo import ZoneInfo

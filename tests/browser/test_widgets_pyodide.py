@@ -36,7 +36,7 @@ schemas = default_toolbox().schemas
 out["renders"] = [render(exp["qwen3"], m, enable_thinking=t, tools=schemas) for m, t, _ in exp["renders"]]
 view = token_view(tok, exp["smol"], exp["chat"])
 out["view"] = [[r.id, r.role, r.special, r.trained] for r in view]
-out["calc"] = run_tool_call("<tool_call><function=calculate><parameter=expression>2**10</parameter></function></tool_call>").content
+out["calc"] = run_tool_call("<tool_call><function=calculate><parameter=expression>2**10</parameter></function></tool_call>", default_toolbox()).content
 out["time"] = get_time("Asia/Tokyo")
 json.dumps(out)
 """

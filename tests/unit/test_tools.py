@@ -92,6 +92,16 @@ def test_time_with_zoneinfo_and_fallback(monkeypatch):
     assert "Unknown time zone" in get_time("Nowhere/City", NOON)
 
 
+def test_a_zone_written_with_accents_or_spaces_is_the_iana_zone(monkeypatch):
+    # "What time is it in São Paulo?" -> the model copies the accent into the zone name
+    want = get_time("America/Sao_Paulo", NOON)
+    assert want.startswith("2026-01-15 09:00 in America/Sao_Paulo (UTC-0300")
+    assert get_time("America/São_Paulo", NOON) == get_time(" America/São Paulo ", NOON) == want
+    monkeypatch.setitem(sys.modules, "zoneinfo", None)  # the fallback table reads the same spelling
+    assert get_time("America/Belém", NOON).startswith("2026-01-15 09:00 in America/Belem (UTC-0300")
+    assert "Unknown time zone 'America/Sao'" in get_time("America/São", NOON)
+
+
 def test_xml_and_json_forms_parse_the_same():
     json_form = '<tool_call>{"name": "get_weather", "arguments": {"city": "Tokyo"}}</tool_call>'
     compact_xml = "<tool_call><function=get_weather><parameter=city>Tokyo</parameter></function></tool_call>"
@@ -148,9 +158,9 @@ def test_answer_messages_and_limits():
     assert 1 <= MAX_TOOL_ROUNDS <= 5
 
 
-def test_default_toolbox_when_none_given():
-    assert run_tool_call(xml("calculate", expression="6*7")).content == "42"
-    assert run_tool_call('{"name": "calculate", "arguments": {"expression": "6*7"}}').content == "42"
+def test_both_call_forms_run_on_the_default_toolbox():
+    assert run_tool_call(xml("calculate", expression="6*7"), default_toolbox()).content == "42"
+    assert run_tool_call('{"name": "calculate", "arguments": {"expression": "6*7"}}', default_toolbox()).content == "42"
 
 
 @settings(max_examples=300, deadline=None)
@@ -166,9 +176,11 @@ def test_nothing_the_model_writes_raises(text):
     assert isinstance(run_tool_call(text, BOX), tool_calls.ToolResult)
 
 
-def test_tools_module_is_stdlib_only():
-    imported = {line.split()[1].split(".")[0] for line in open(tools.__file__) if line.startswith(("import ", "from "))}
-    assert imported <= {"ast", "math", "operator", "dataclasses", "datetime", "typing"}
+def test_tools_are_stdlib_only_and_import_each_other_one_way():
+    def imported(module):
+        return {line.split()[1] for line in open(module.__file__) if line.startswith(("import ", "from "))}
+    assert imported(tools) == {"ast", "math", "operator", "dataclasses", "datetime", "typing", "unicodedata", ".tool_calls"}
+    assert imported(tool_calls) <= {"json", "re", "dataclasses", "__future__"}
 
 
 def test_worked_examples_in_docstrings():
