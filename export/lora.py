@@ -57,12 +57,14 @@ class Adapter:
 
     def data_options(self) -> dict:
         """How ``posttrain.data`` regenerates the run's examples: its mix, system message and
-        everyday prompt pool, from the recipe (runs that predate a field used ``data.LEGACY``)."""
+        everyday prompt pool and share of leading brackets, from the recipe (runs that predate a
+        field used ``data.LEGACY``, and no preference for leading brackets)."""
         from .posttrain import data
         r = self.recipe
         mix = tuple(r["mix"].items()) if isinstance(r.get("mix"), dict) else None
         return {"mix": mix, "system": r.get("system", data.LEGACY["system"]),
-                "pool": r.get("chat_prompts", data.LEGACY["chat_prompts"])}
+                "pool": r.get("chat_prompts", data.LEGACY["chat_prompts"]),
+                "leading": r.get("leading_brackets", 0.0)}
 
     def _trained(self) -> list:
         """The examples the run's steps trained on, in order (regenerated: their text does not

@@ -118,7 +118,12 @@ SYSTEM = "You are a helpful AI assistant named SmolLM, trained by Hugging Face"
 POOL = "distill"
 # What runs up to the sixth used, for a recipe that does not say (its samples are regenerated).
 LEGACY = {"system": "You are a helpful assistant.", "chat_prompts": "phrases"}
-MIX = (("tool", 4), ("think", 2), ("no_tool", 3), ("think_plain", 2))   # relative weights of the kinds
+MIX = (("tool", 6), ("think", 2), ("no_tool", 3), ("think_plain", 2))   # relative weights of the kinds
+# Share of bracketed training expressions made to open with their bracket, ``(a op b) op c``:
+# held-out calculations start with one, and the seventh run dropped what follows it in two of
+# them. With no preference (recipes that do not say) about half the bracketed expressions open
+# with it, a quarter of all; with 0.5 about five in six, nearly two in five of all.
+LEADING = 0.5
 # The held-out split is drawn with the mix every run has been evaluated on, so runs compare.
 HELDOUT_MIX = (("tool", 4), ("think", 3), ("no_tool", 2), ("plain", 2))
 DISTILLED = ("plain", "no_tool", "think_plain")   # kinds whose reply is the original model's own
@@ -140,7 +145,7 @@ class Example:
 HELDOUT_SHAPE = re.compile(r"\(\d+ [+-] \d+\) \* \d+")
 
 
-def _expression(rng: random.Random, split: str) -> str:
+def _expression(rng: random.Random, split: str, leading: float = 0.0) -> str:
     """Training: two to four numbers joined by + - * /, with a bracket around any inner run of
     them, in any position, except the held-out shape ``(a ± b) * c``.
 
@@ -149,28 +154,31 @@ def _expression(rng: random.Random, split: str) -> str:
     """
     if split == "train":
         while True:
-            expr = _random_expression(rng)
+            expr = _random_expression(rng, leading)
             if not HELDOUT_SHAPE.fullmatch(expr):
                 return expr
     a, b, c = rng.randint(2, 40), rng.randint(2, 40), rng.randint(2, 9)
     return f"({a} {rng.choice(['+', '-'])} {b}) * {c}"
 
 
-def _random_expression(rng: random.Random) -> str:
+def _random_expression(rng: random.Random, leading: float = 0.0) -> str:
     """``a op b``, ``a op b op c`` or ``a op b op c op d``, maybe with one bracketed inner run:
-    ``(a op b) op c``, ``a op (b op c)``, ``a op (b op c) op d``..."""
+    ``(a op b) op c``, ``a op (b op c)``, ``a op (b op c) op d``... With ``leading`` > 0, that
+    share of the bracketed ones open with their bracket."""
     count = rng.choice([2, 2, 3, 3, 3, 4])
     numbers = [str(rng.randint(2, 99)) for _ in range(count)]
     ops = [rng.choice(["+", "-", "*", "+", "-", "*", "/"]) for _ in range(count - 1)]
     if count > 2 and rng.random() < 0.7:
         # every inner run is equally likely; a bracket around everything would say nothing
         runs = [(i, j) for i in range(count) for j in range(i + 1, count) if j - i < count - 1]
+        if leading and rng.random() < leading:
+            runs = [(i, j) for i, j in runs if i == 0]
         start, end = rng.choice(runs)
         numbers[start], numbers[end] = "(" + numbers[start], numbers[end] + ")"
     return " ".join(n for pair in zip(numbers, ops + [""]) for n in pair if n)
 
 
-def _tool_example(rng, split, tools, system=SYSTEM) -> Example:
+def _tool_example(rng, split, tools, system=SYSTEM, leading=0.0) -> Example:
     which = rng.choice(["weather", "calculate", "time"])
     if which == "weather":
         city = rng.choice(CITIES[split])
@@ -179,7 +187,7 @@ def _tool_example(rng, split, tools, system=SYSTEM) -> Example:
         temp, sky = SAMPLE_WEATHER[city]
         final = f"In {place} it is {temp} °C and {sky} (sample data, not a live forecast)."
     elif which == "calculate":
-        expr = _expression(rng, split)
+        expr = _expression(rng, split, leading)
         place = None
         name, args, result = "calculate", {"expression": expr}, calculate(expr)
         final = f"{expr} = {result}."
@@ -240,10 +248,11 @@ def teacher_messages(example: Example) -> list:
 
 
 def examples(split: str, n: int, seed: int, answer, mix=None, system: str = SYSTEM,
-             pool: str = POOL) -> list[Example]:
+             pool: str = POOL, leading: float = LEADING) -> list[Example]:
     """``n`` examples of ``split`` ("train" or "heldout"), drawn with ``seed`` in the ``mix`` ratio
     (default: ``MIX`` for training, ``HELDOUT_MIX`` for the held-out split), each with the
-    ``system`` message, everyday questions from ``chat_prompts(split, pool)``."""
+    ``system`` message, everyday questions from ``chat_prompts(split, pool)``, training
+    expressions with the ``leading`` share of opening brackets."""
     if split not in PHRASES:
         raise ValueError(f"unknown split {split!r} (train or heldout)")
     mix = mix or (MIX if split == "train" else HELDOUT_MIX)
@@ -254,7 +263,7 @@ def examples(split: str, n: int, seed: int, answer, mix=None, system: str = SYST
     for _ in range(n):
         kind = rng.choice(kinds)
         if kind == "tool":
-            out.append(_tool_example(rng, split, tools, system))
+            out.append(_tool_example(rng, split, tools, system, leading))
         elif kind == "think":
             out.append(_think_example(rng, split, system))
         else:

@@ -161,6 +161,30 @@ def distill_loss(model, logits, ids: list[int], trained: list[bool], teacher: tu
     return (kl + new) / len(mine)
 
 
+def rollout_prompt(student: tuple, teacher: tuple) -> list[int]:
+    """The ids the model continues from in ``rollout``: the student's prompt and the trained
+    tokens the teacher lacks (the ``</think>`` that closes an empty think block)."""
+    ids, trained = student
+    extra = sum(trained[1:]) - sum(teacher[1][1:])
+    return ids[:trained.index(True, 1) + extra]
+
+
+def rollout(student: tuple, teacher: tuple, reply: list[int]) -> tuple[tuple, tuple]:
+    """On-policy distillation: ``student`` and ``teacher`` ((ids, trained) of one conversation as
+    ``distill_loss`` takes them) with the reply replaced by ``reply``, one the model being
+    trained wrote from ``rollout_prompt``.
+
+    Learning the frozen model's distribution only along its own replies never shows the adapted
+    model the states it walks into itself: under the think/tools prompt it opens answers
+    differently and loops (docs/authors/posttrain.md, "Is it the prompt?"). Along the model's
+    own reply, the teacher says at each step what the original would write there."""
+    prompt = rollout_prompt(student, teacher)
+    t_ids, t_trained = teacher
+    t_prompt = t_ids[:t_trained.index(True, 1)]
+    return ((prompt + reply, student[1][:len(prompt)] + [True] * len(reply)),
+            (t_prompt + reply, t_trained[:len(t_prompt)] + [True] * len(reply)))
+
+
 def order(n: int, steps: int, seed: int) -> list[int]:
     """The example each step trains on: passes over all ``n`` examples, each pass in a seeded
     shuffled order.
@@ -178,13 +202,17 @@ def order(n: int, steps: int, seed: int) -> list[int]:
 
 
 def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0,
-          config: LoraConfig = LoraConfig(), teachers: dict | None = None, log=print) -> list[dict]:
+          config: LoraConfig = LoraConfig(), teachers: dict | None = None, generate=None,
+          batch: int = 16, log=print) -> list[dict]:
     """LoRA-train ``model`` on ``sequences`` [(ids, trained)], one sequence per step in a seeded
     shuffled order; returns the training log, one {"step", "loss", "tokens"} per step.
 
     ``teachers`` maps a sequence's index to (ids, trained) for the frozen model: that sequence is
     trained by ``distill_loss`` instead of cross-entropy (the log still records its
-    cross-entropy, and the KL under "kl")."""
+    cross-entropy, and the KL under "kl"). With ``generate(model, prompts) -> replies`` its
+    reply is first replaced by one the model being trained writes (``rollout``), ``batch`` of
+    them at a time, for the next ``batch`` distilled steps: on this CPU a decoding step reads all
+    the float32 weights whatever the batch, so one reply alone costs about as much as sixteen."""
     teachers = teachers or {}
     import torch
     torch.manual_seed(seed)
@@ -192,13 +220,23 @@ def train(model, sequences: list, *, steps: int, lr: float = 2e-4, seed: int = 0
     optimizer = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
     history = []
     model.train()
-    for step, index in enumerate(order(len(sequences), steps, seed), start=1):
+    plan, rolled = order(len(sequences), steps, seed), {}
+    for step, index in enumerate(plan, start=1):
         ids, trained = sequences[index]
+        teacher = teachers.get(index)
+        if teacher is not None and generate is not None:
+            if step not in rolled:
+                ahead = [(s, i) for s, i in enumerate(plan[step - 1:], start=step) if i in teachers][:batch]
+                pairs = [(sequences[i], teachers[i]) for _, i in ahead]
+                with torch.no_grad():
+                    replies = generate(model, [rollout_prompt(*pair) for pair in pairs])
+                rolled.update({s: rollout(*pair, reply) for (s, _), pair, reply in zip(ahead, pairs, replies)})
+            (ids, trained), teacher = rolled.pop(step)
         logits = _logits(model, ids)
         loss = cross_entropy = _cross_entropy(logits, ids, trained)
         record = {"step": step}
-        if index in teachers:
-            loss = distill_loss(model, logits, ids, trained, teachers[index])
+        if teacher is not None:
+            loss = distill_loss(model, logits, ids, trained, teacher)
             record["kl"] = round(float(loss.detach()), 5)
         optimizer.zero_grad()
         loss.backward()

@@ -157,7 +157,8 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     (adapter / "recipe.json").write_text(json.dumps({"rank": rank, "alpha": alpha, "template": "qwen3_tools.jinja",
                                                      "seed": 3, "examples": 30, "steps": 130, "lr": 1e-3,
                                                      "trained_tokens": 999, "system": "Be brief.",
-                                                     "chat_prompts": "distill", "mix": {"tool": 1, "think": 1}}))
+                                                     "chat_prompts": "distill", "mix": {"tool": 1, "think": 1},
+                                                     "leading_brackets": 0.5}))
     losses = [round(1.0 / (1 + 0.1 * s), 5) for s in range(130)]
     tokens = [7 + s % 5 for s in range(130)]
     (adapter / "training_log.json").write_text(json.dumps({"steps": [
@@ -188,7 +189,8 @@ def test_lora_adapter_is_applied_exactly_and_recorded(tmp_path):
     assert training["loss_curve"][-1] == [130, pytest.approx((losses[128] + losses[129]) / 2, abs=1e-5)]
     assert len(training["loss_curve"]) == 65
     assert post["system"] == "Be brief."          # what the chat sends whenever the adapter is on
-    train = data.examples("train", 30, 3, answer=lambda q: "", mix=(("tool", 1), ("think", 1)), system="Be brief.")
+    train = data.examples("train", 30, 3, answer=lambda q: "", mix=(("tool", 1), ("think", 1)), system="Be brief.",
+                          leading=0.5)
     trained_order = [train[i] for i in sft.order(30, 130, 3)]
     for kind in ("tool", "think"):
         first = next(e for e in trained_order if e.kind == kind)

@@ -64,6 +64,34 @@ def test_heldout_split_shares_no_city_zone_or_phrasing_with_training():
     assert not args(train) & args(held)
 
 
+def test_the_share_of_leading_brackets_is_the_recipes_and_never_the_heldout_shape():
+    def leading(share):
+        exprs = [e.expect["arguments"]["expression"] for e in data.examples("train", 1500, 4, lambda q: "", leading=share)
+                 if e.expect.get("tool") == "calculate"]
+        bracketed = [x for x in exprs if "(" in x]
+        assert not any(data.HELDOUT_SHAPE.fullmatch(x) for x in exprs)
+        return sum(x.startswith("(") for x in bracketed) / len(bracketed)
+    assert leading(0.0) < 0.6 < 0.7 < leading(0.5)
+
+
+def test_a_run_learns_the_original_replies_capped_and_records_how(tmp_path, monkeypatch):
+    """Without ``answer`` the run asks the frozen model itself (sampled, at most ``reply_tokens``
+    each); the recipe says so, and the export regenerates the same conversations from it."""
+    asked, real = {}, run.frozen_replies
+
+    def spy(*args, **kwargs):
+        asked.update(real(*args, **kwargs))
+        return asked
+    monkeypatch.setattr(run, "frozen_replies", spy)
+    recipe = run.sft_run(tiny_model(), TOK, TEMPLATE, tmp_path / "a", examples=6, steps=3, seed=1, lr=1e-3,
+                         reply_tokens=5, log=lambda m: None)
+    assert asked and all(len(TOK.encode(reply)) <= 6 for reply in asked.values())   # 5 tokens, re-tokenized
+    assert (recipe["reply_tokens"], recipe["leading_brackets"]) == (5, data.LEADING)
+    adapter = load_adapter(tmp_path / "a")
+    assert adapter.data_options()["leading"] == data.LEADING
+    assert data.examples("train", 6, 1, lambda q: "", **adapter.data_options()) == data.examples("train", 6, 1, lambda q: "")
+
+
 def test_training_lowers_the_masked_loss_and_is_reproducible(tmp_path):
     answer = lambda q: "Sure, here it is."  # noqa: E731
     sequences = [sft.encode(TOK, TEMPLATE, e) for e in data.examples("train", 8, 0, answer)]
@@ -113,6 +141,11 @@ def test_evaluation_checks_read_replies_as_the_chat_would():
     calc = {"tool": "calculate", "arguments": {"expression": "(3 + 4) * 2"}}
     same_value = '<tool_call>{"name": "calculate", "arguments": {"expression": "2 * (4 + 3)"}}</tool_call>'
     assert call_is_right(same_value, calc)
+    zone = {"tool": "get_time", "arguments": {"timezone": "America/Sao_Paulo"}}
+    accented = "<tool_call>\n<function=get_time>\n<parameter=timezone>\nAmerica/São_Paulo\n</parameter>\n</function>\n</tool_call>"
+    assert call_is_right(accented, zone)                                        # the tool reads it so
+    assert not call_is_right(accented.replace("São_Paulo", "Santiago"), zone)
+    assert not call_is_right(accented.replace("America", "Europe"), zone)
     assert not call_is_right(same_value.replace("2 *", "3 *"), calc)
     assert think_is_closed("7 * 3 = 21.\n</think>\n\nThe answer is 21.")
     assert not think_is_closed("7 * 3 = 21, so the answer is 21.")              # never closed
@@ -168,6 +201,57 @@ def test_distillation_matches_the_frozen_model_under_its_own_template():
         sft.distill_loss(model, sft._logits(model, ids), ids, trained, other)
 
 
+def test_on_policy_distillation_learns_along_the_replies_the_model_writes(tmp_path, monkeypatch):
+    """--on-policy: each distilled step's reply is one the model being trained wrote from the
+    student's prompt (with the ``</think>`` a think_plain reply opens with), in batches; the
+    teacher reads the same reply after its own prompt, and no original replies are generated first."""
+    from gguf_tokenizer import hf_tokenizer
+    original = hf_tokenizer().chat_template
+    train_set = data.examples("train", 40, 0, lambda q: "")
+    distilled = [i for i, e in enumerate(train_set) if e.kind in data.DISTILLED]
+    assert {train_set[i].kind for i in distilled} == {"no_tool", "think_plain"}
+    sequences = [sft.encode(TOK, TEMPLATE, e) for e in train_set]
+    teachers = {i: sft.encode_for_teacher(TOK, original, train_set[i]) for i in distilled}
+
+    think_plain = next(i for i in distilled if train_set[i].kind == "think_plain")
+    prompt = sft.rollout_prompt(sequences[think_plain], teachers[think_plain])
+    assert TOK.decode(prompt).endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
+    reply = TOK.encode("Bread is old.") + [TOK.token_to_id("<|im_end|>")]
+    (ids, trained), (t_ids, t_trained) = sft.rollout(sequences[think_plain], teachers[think_plain], reply)
+    assert ids[len(prompt):] == t_ids[-len(reply):] == reply
+    assert TOK.decode([i for i, t in zip(t_ids, t_trained) if t]) == "Bread is old.<|im_end|>"
+    assert TOK.decode(t_ids).endswith("<|im_start|>assistant\nBread is old.<|im_end|>")   # its own template
+    model = tiny_model()
+    sft.add_lora(model, sft.LoraConfig(), seed=0)
+    with torch.no_grad():   # the trained tokens line up: no "reply tokens differ"
+        assert float(sft.distill_loss(model, sft._logits(model, ids), ids, trained, (t_ids, t_trained))) > 0
+
+    calls = []
+
+    def generate(model, prompts):
+        calls.append(prompts)
+        return [TOK.encode(f"Reply {len(calls)}.{' more' * k}") for k, _ in enumerate(prompts)]
+    steps = 30
+    history = sft.train(tiny_model(), sequences, steps=steps, lr=1e-3, seed=0, teachers=teachers,
+                        generate=generate, batch=4, log=lambda m: None)
+    plan = sft.order(len(sequences), steps, 0)
+    wanted = [sft.rollout_prompt(sequences[i], teachers[i]) for i in plan if i in teachers]
+    assert [p for batch in calls for p in batch] == wanted and all(len(b) <= 4 for b in calls)
+    rolled = [h for h in history if "kl" in h]
+    assert len(rolled) == len(wanted) and len(calls) == -(-len(wanted) // 4)
+    extra = lambda i: sum(sequences[i][1][1:]) - sum(teachers[i][1][1:])  # noqa: E731
+    written = [len(TOK.encode(f"Reply {n}.{' more' * k}")) for n, batch in enumerate(calls, 1) for k, _ in enumerate(batch)]
+    assert [h["tokens"] for h in rolled] == [w + extra(i) for w, i in zip(written, [i for i in plan if i in teachers])]
+
+    asked = []
+    monkeypatch.setattr(run, "frozen_replies", lambda *a, **k: asked.append(a) or {})
+    recipe = run.sft_run(tiny_model(), TOK, TEMPLATE, tmp_path / "a", examples=12, steps=6, seed=1, lr=1e-3,
+                         answer_template=original, distill=True, on_policy=True, reply_tokens=4, log=lambda m: None)
+    assert recipe["on_policy"] is True and not asked
+    log = (tmp_path / "a" / "training_log.json").read_text()
+    assert '"kl"' in log
+
+
 def test_every_zone_the_model_learns_works_without_a_time_zone_database():
     """The browser's Pyodide has no tz database: the fallback table must know every zone of the
     training and held-out data, at the database's standard (non-daylight-saving) offset."""
@@ -207,8 +291,8 @@ def test_the_committed_adapter_meets_the_targets_on_held_out_prompts(site_artifa
 def test_the_site_chat_is_never_worse_than_the_checkpoint_on_free_running_replies(site_artifact):
     """The export's free-generation evaluation of the committed adapter: with both toggles off
     the chat is the original model (every greedy reply identical, so the same figures), every
-    configuration is scored on every held-out question and seed, and the verdict on the
-    adapter-on rows is the one their figures give."""
+    configuration is scored on every held-out question and seed, the verdict on the adapter-on
+    rows is the one their figures give, and it meets the targets."""
     import json
 
     from export.posttrain import freegen
@@ -224,12 +308,16 @@ def test_the_site_chat_is_never_worse_than_the_checkpoint_on_free_running_replie
         assert rows[name]["counts"]["greedy"]["of"] == free["items"]
         assert rows[name]["counts"]["sampled"]["of"] == free["items"] * len(free["seeds"])
     assert freegen.verdict(rows) == free["verdict"]
+    # the issue's targets: with the adapter on, Tools or Think, answers at least 0.95x as often as
+    # the original and loops at most 2 points more, on the sampled runs a reader gets by default
+    assert set(free["verdict"]) == {"tools", "think"}
+    assert all(v["passed"] for v in free["verdict"].values()), free["verdict"]
 
 
 def test_worked_examples_in_docstrings():
     import doctest
     from export.posttrain import freegen, plain
-    for module in (data, sft, plain, freegen):
+    for module in (data, sft, plain, freegen, run):
         assert doctest.testmod(module).failed == 0, module.__name__
 
 
@@ -283,6 +371,7 @@ def test_an_evaluation_record_is_used_only_for_the_inputs_it_was_measured_with(t
 def test_the_training_command_starts_and_writes_the_site_adapter_by_default():
     """`python -m export.posttrain` loads (its imports are not run by the other tests) and, unless
     told otherwise, writes the adapter the site's model is exported with."""
+    import json
     import subprocess
     import sys
 
@@ -291,4 +380,10 @@ def test_the_training_command_starts_and_writes_the_site_adapter_by_default():
 
     run = subprocess.run([sys.executable, "-m", "export.posttrain", "sft", "--help"], capture_output=True, text=True)
     assert run.returncode == 0 and "--steps" in run.stdout, run.stderr[-2000:]
-    assert parser().parse_args(["sft"]).out == ADAPTER
+    args = parser().parse_args(["sft"])
+    assert args.out == ADAPTER
+    # the default command makes the committed adapter's recipe
+    recipe = json.loads((ADAPTER / "recipe.json").read_text())
+    assert {k: recipe[k] for k in ("examples", "steps", "seed", "lr", "distill", "reply_tokens", "on_policy")} == \
+        {"examples": args.examples, "steps": args.steps, "seed": args.seed, "lr": args.lr, "distill": args.distill,
+         "reply_tokens": args.reply_tokens, "on_policy": args.on_policy}
