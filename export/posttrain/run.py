@@ -12,6 +12,25 @@ from ..sources import file_sha256
 from . import data, sft
 
 
+def sample(model, prompts: list, max_new_tokens: int, end: int) -> list:
+    """The new ids of each prompt's reply (token ids, left-padded into one batch), sampled as the
+    live chat samples by default, cut after its end-of-turn token ``end`` when it has one."""
+    import torch
+
+    from widgets.chat_mode import DEFAULT_SETTINGS
+    from widgets.sampling import SamplingConfig
+
+    width = max(len(p) for p in prompts)
+    ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
+    mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
+    rows = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
+                          do_sample=True, temperature=DEFAULT_SETTINGS["temperature"],
+                          top_p=DEFAULT_SETTINGS["top_p"], top_k=SamplingConfig().top_k,
+                          repetition_penalty=DEFAULT_SETTINGS["repetition_penalty"],
+                          eos_token_id=end, pad_token_id=0)[:, width:].tolist()
+    return [row[:row.index(end) + 1] if end in row else row for row in rows]
+
+
 def frozen_replies(model, tokenizer, template: str, questions: list, seed: int,
                    max_new_tokens: int = 96, batch: int = 16, log=print) -> dict:
     """{question: reply}: the model's own free-running replies under ``template`` (give it the
@@ -19,31 +38,21 @@ def frozen_replies(model, tokenizer, template: str, questions: list, seed: int,
     post-training), sampled as the live chat samples by default, in seeded batches."""
     import torch
 
-    from widgets.chat_mode import DEFAULT_SETTINGS
     from widgets.chat_template import render
-    from widgets.sampling import SamplingConfig
 
     end = tokenizer.token_to_id("<|im_end|>")
-    sampling = SamplingConfig()
     out = {}
     for start in range(0, len(questions), batch):
         chunk = questions[start:start + batch]
         prompts = [tokenizer.encode_with_special_tokens(render(
             template, [{"role": "system", "content": data.SYSTEM}, {"role": "user", "content": q}],
             add_generation_prompt=True)) for q in chunk]
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
         torch.manual_seed(seed * 100_003 + start)
         with torch.no_grad():
-            rows = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                                  do_sample=True, temperature=DEFAULT_SETTINGS["temperature"],
-                                  top_p=DEFAULT_SETTINGS["top_p"], top_k=sampling.top_k,
-                                  repetition_penalty=DEFAULT_SETTINGS["repetition_penalty"],
-                                  eos_token_id=end, pad_token_id=0)
-        for q, row in zip(chunk, rows[:, width:].tolist()):
-            if end in row:
-                out[q] = tokenizer.decode(row[:row.index(end)]).strip()
+            rows = sample(model, prompts, max_new_tokens, end)
+        for q, row in zip(chunk, rows):
+            if row and row[-1] == end:
+                out[q] = tokenizer.decode(row[:-1]).strip()
             else:   # cut off: keep it up to its last finished sentence, so it still ends
                 out[q] = last_sentence(tokenizer.decode(row).strip())
         log(f"sft: original replies {min(start + batch, len(questions))}/{len(questions)}")
@@ -51,27 +60,10 @@ def frozen_replies(model, tokenizer, template: str, questions: list, seed: int,
 
 
 def sampler(tokenizer, max_new_tokens: int):
-    """``generate(model, prompts) -> replies`` for on-policy distillation: a batch of replies
-    sampled as the live chat samples by default, each ending with its end-of-turn token when it
-    has one."""
-    import torch
-
-    from widgets.chat_mode import DEFAULT_SETTINGS
-    from widgets.sampling import SamplingConfig
-
+    """``generate(model, prompts) -> replies`` for on-policy distillation (``sample`` with the
+    end-of-turn token)."""
     end = tokenizer.token_to_id("<|im_end|>")
-
-    def generate(model, prompts: list) -> list:
-        width = max(len(p) for p in prompts)
-        ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
-        mask = torch.tensor([[0] * (width - len(p)) + [1] * len(p) for p in prompts])
-        rows = model.generate(input_ids=ids, attention_mask=mask, max_new_tokens=max_new_tokens,
-                              do_sample=True, temperature=DEFAULT_SETTINGS["temperature"],
-                              top_p=DEFAULT_SETTINGS["top_p"], top_k=SamplingConfig().top_k,
-                              repetition_penalty=DEFAULT_SETTINGS["repetition_penalty"],
-                              eos_token_id=end, pad_token_id=0)[:, width:].tolist()
-        return [row[:row.index(end) + 1] if end in row else row for row in rows]
-    return generate
+    return lambda model, prompts: sample(model, prompts, max_new_tokens, end)
 
 
 def last_sentence(text: str) -> str:
