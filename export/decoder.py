@@ -18,12 +18,21 @@ from .spec import ModelSpec
 
 
 def rotary_tables(spec: ModelSpec, inv_freq: np.ndarray | None = None):
-    """cos/sin [context_length, head_dim / 2] as transformers computes them (float32)."""
+    """cos/sin [context_length, head_dim / 2] of the float32 angles transformers computes.
+
+    The powers, cosines and sines are taken in float64 and rounded once to float32: numpy's
+    float32 versions dispatch to SIMD code that differs by CPU (AVX2 and AVX-512 gave other last
+    bits), which made the file's bytes, and every sha256 keyed on them, depend on the machine.
+
+    >>> cos, sin = rotary_tables(ModelSpec("llama", 1, 1, 1, 32, 32, 32, 8, 4, 1e-5, 10000.0, True))
+    >>> cos.shape, cos.dtype, float(cos[0, 0]), float(sin[1, 0]) == float(np.float32(np.sin(1.0)))
+    ((4, 16), dtype('float32'), 1.0, True)
+    """
     if inv_freq is None:
-        exponents = np.arange(0, spec.head_dim, 2, dtype=np.int64).astype(np.float32) / spec.head_dim
-        inv_freq = (1.0 / (np.float32(spec.rope_theta) ** exponents)).astype(np.float32)
+        exponents = np.arange(0, spec.head_dim, 2, dtype=np.float64) / spec.head_dim
+        inv_freq = (1.0 / (float(spec.rope_theta) ** exponents)).astype(np.float32)
     positions = np.arange(spec.context_length, dtype=np.float32)
-    freqs = np.outer(positions, inv_freq.astype(np.float32)).astype(np.float32)
+    freqs = np.outer(positions, inv_freq.astype(np.float32)).astype(np.float32).astype(np.float64)
     return np.cos(freqs).astype(np.float32), np.sin(freqs).astype(np.float32)
 
 
