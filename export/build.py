@@ -26,7 +26,7 @@ def log_stderr(message: str):
 
 # The modules whose code decides an artifact's bytes, per source kind and architecture path.
 COMMON_CODE = ("build.py", "decoder.py", "fingerprint.py", "gguf_blocks.py", "graph.py", "lora.py", "manifest.py", "ops.py",
-               "prompts.py", "quantize.py", "qwen3_5.py", "sources.py", "spec.py", "verify.py")
+               "prompts.py", "quantize.py", "qwen3_5.py", "smooth.py", "sources.py", "spec.py", "verify.py")
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
 # the evaluation an adapter export runs (its chat configuration included)
 ADAPTER_CODE = ("posttrain/data.py", "posttrain/evaluate.py", "posttrain/freegen.py", "posttrain/plain.py",
@@ -96,6 +96,8 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
     log(f"export: loading {kind} source {path.name}")
     src = load_source(kind, path, sha)
     original_template = src.chat_template
+    # the CPU file's smoothing factors come from the original weights (smooth.py)
+    maxima = _smoothing_maxima(src, log) if has_cpu_file(src.spec, preset) else None
     if adapter is not None:
         _apply_adapter(src, adapter, log)
     (tmp / "tokenizer.json").write_text(src.tokenizer_json, encoding="utf-8")
@@ -120,18 +122,24 @@ def _export_into(tmp, kind, path, sha, preset, keep_source_quant, verify, key, l
                         "opset": next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")),
                         "quantization": quantization(src, preset, keep_source_quant), **io}
     del proto
+    reference_cache = {}
     if verify:
         log("export: verifying against the torch reference")
         from .verify import require, verify as run_verify
         result = run_verify(tmp / "model.onnx", manifest["onnx"], src.reference(), src.tokenizer_json,
-                            src.chat_template, preset, log=log)
+                            src.chat_template, preset, log=log, reference_cache=reference_cache)
         manifest["verification"] = result.as_dict()
         log(f"export: top-1 agreement {result.top1_agreement:.4f}, mean KL {result.mean_kl:.6f}")
         require(result, preset)
     else:
         import onnxruntime as ort
         ort.InferenceSession(str(tmp / "model.onnx"), providers=["CPUExecutionProvider"])
-    manifest["files"] = {name: mf.file_entry(tmp / name) for name in ("model.onnx", "tokenizer.json")}
+    names = ["model.onnx", "tokenizer.json"]
+    if maxima is not None:
+        manifest["onnx"]["cpu"] = _cpu_file(tmp, src, maxima, manifest["onnx"], adapter, verify,
+                                           reference_cache, log)
+        names.insert(1, CPU_FILE)
+    manifest["files"] = {name: mf.file_entry(tmp / name) for name in names}
     (tmp / "manifest.json").write_text(mf.dumps(manifest), encoding="utf-8")
     if adapter is not None and verify:
         _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log, adapter, reevaluate)
@@ -179,6 +187,63 @@ def _apply_adapter(src, adapter, log):
     with torch.no_grad():
         for name, (a, b) in adapter.weights.items():
             params[name].add_(torch.from_numpy(b @ a) * adapter.scale)
+
+
+# The file the WASM backend and native CPU sessions load: int8 weights for the int8 kernels
+# onnxruntime-web's WASM build has (it has none for MatMulNBits, and expands every 4-bit weight
+# to float32 on every call). WebGPU keeps model.onnx. docs/authors/export.md, "The CPU file".
+CPU_FILE = "model.cpu.onnx"
+
+
+def has_cpu_file(spec, preset: str) -> bool:
+    return preset == "q4" and spec.architecture in ("llama", "qwen3")
+
+
+def _smoothing_maxima(src, log):
+    from .smooth import activation_maxima, calibration_chats
+    from .verify import prompt_ids
+    prompts = prompt_ids(src.tokenizer_json, src.chat_template, calibration_chats())
+    log(f"export: activation maxima for the CPU file ({len(prompts)} calibration chats)")
+    return activation_maxima(src.reference(), prompts)
+
+
+def _cpu_file(tmp, src, maxima, io, adapter, verify, reference_cache, log) -> dict:
+    """Write the CPU file, verify it like model.onnx, and return its manifest entry."""
+    from . import smooth
+    from .decoder import build_decoder
+    log("export: building the CPU file (smoothed int8 rows)")
+    f = smooth.factors(src.spec, src.weights, maxima)
+    model = build_decoder(src.spec, smooth.smooth_weights(src.spec, src.weights, f), "q4", True,
+                          src.inv_freq, smooth.smooth_adapter(src.spec, adapter, f), cpu=True)
+    (tmp / CPU_FILE).write_bytes(model.SerializeToString())
+    del model
+    entry = {"file": CPU_FILE, **mf.file_entry(tmp / CPU_FILE), "quantization": cpu_quantization(src)}
+    if verify:
+        from .verify import require, verify as run_verify
+        log("export: verifying the CPU file against the torch reference")
+        result = run_verify(tmp / CPU_FILE, io, src.reference(), src.tokenizer_json, src.chat_template,
+                            "cpu", log=log, reference_cache=reference_cache)
+        log(f"export: CPU file top-1 agreement {result.top1_agreement:.4f}, mean KL {result.mean_kl:.6f}")
+        entry["verification"] = result.as_dict()
+        require(result, "cpu")
+    else:
+        import onnxruntime as ort
+        ort.InferenceSession(str(tmp / CPU_FILE), providers=["CPUExecutionProvider"])
+        entry["verification"] = None
+    return entry
+
+
+def cpu_quantization(src) -> dict:
+    from .quantize import CPU_TERMS
+    from .smooth import ALPHA, CALIBRATION
+    main = quantization(src, "q4", True)
+    return {"weight_format": "int8",
+            "weights": (f"int8 per output row in {CPU_TERMS} terms (DynamicQuantizeMatMul: uint8 "
+                        "activations per tensor), smoothed"),
+            "down_proj": "float16, float32 once the session loads (MatMul)",
+            "smoothing": {"alpha": ALPHA, "calibration_chats": len(CALIBRATION),
+                          "folded_into": "RMS norm weights (q/k/v, gate/up) and v_proj rows (o_proj)"},
+            "embedding": main["embedding"], "lm_head": main["lm_head"], "method": "smoothquant-int8-rows"}
 
 
 def _graph(src, preset, keep_source_quant, log, adapter=None):

@@ -13,7 +13,7 @@ from .graph import FLOAT, INT32, INT64, MS_DOMAIN, Graph
 from . import qwen3_5
 from .errors import ExportError
 from .ops import block_sum_cache, embedding, linear, tied_lm_head, untied_lm_head
-from .quantize import concat_rows, for_embedding, for_linear
+from .quantize import concat_rows, for_cpu, for_embedding, for_linear
 from .spec import ModelSpec
 
 
@@ -79,7 +79,10 @@ ADAPTER_SWITCH = "adapter_scale"
 
 
 def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant=True,
-                  inv_freq=None, adapter=None) -> "onnx.ModelProto":
+                  inv_freq=None, adapter=None, cpu=False) -> "onnx.ModelProto":
+    """``cpu``: the CPU file's weight formats (quantize.for_cpu) for the decoder's matmuls, with
+    ``weights`` (and ``adapter``) already smoothed (smooth.py); the embedding and lm_head are
+    ``preset``'s as in the main file."""
     if adapter is not None and spec.architecture == "qwen3_5_text":
         raise ExportError("LoRA adapters are supported for llama and qwen3 models, not qwen3_5_text")
     g = Graph(f"{spec.architecture}-decoder")
@@ -89,7 +92,10 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
         g.input(ADAPTER_SWITCH, FLOAT, [1])
     for _, _, past, _, shape in cache_entries(spec):
         g.input(past, FLOAT, shape)
-    lin = lambda name: for_linear(weights[name], preset, keep_source_quant)  # noqa: E731
+    if cpu:
+        lin = lambda name: for_cpu(name, weights[name])  # noqa: E731
+    else:
+        lin = lambda name: for_linear(weights[name], preset, keep_source_quant)  # noqa: E731
 
     # Lengths GroupQueryAttention needs, from the first key cache's length and the new tokens.
     p = "/model/lengths"

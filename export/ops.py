@@ -5,7 +5,7 @@ from onnx import TensorProto
 
 from .gguf_blocks import BLOCK, Q4Blocks, Q8Blocks
 from .graph import MS_DOMAIN, Graph
-from .quantize import NBits
+from .quantize import Int8Rows, NBits
 
 # MatMulNBits' accuracy_level, by weight bits. For 4 bits (the site's q4) level 4 (int8
 # activations) gave 68.7 instead of 53.9 tokens/s natively but moved top-1 agreement to 0.969,
@@ -47,9 +47,15 @@ def linear(g: Graph, x, w, path, block_sums=None, lora=None):
 
 def _linear(g: Graph, x, w, path, block_sums=None):
     n, k = w.shape
+    if isinstance(w, np.ndarray) and w.dtype == np.float16:
+        # float16 in the file, float32 once the session folds the Cast
+        wt = _f32(g, g.init(f"{path}.weight_t_f16", np.ascontiguousarray(w.T)), f"{path}/weight")
+        return g.node("MatMul", [x, wt], path)
     if isinstance(w, np.ndarray):
         wt = g.init(f"{path}.weight_t", np.ascontiguousarray(w.T.astype(np.float32)))
         return g.node("MatMul", [x, wt], path)
+    if isinstance(w, Int8Rows):
+        return _int8_rows(g, x, w, path)
     if isinstance(w, NBits):
         codes = g.init(f"{path}.codes", w.codes)
         scales = g.init(f"{path}.scales", w.scales.reshape(-1))
@@ -77,6 +83,24 @@ def _linear(g: Graph, x, w, path, block_sums=None):
     offsets_t = g.node("Transpose", [offsets], f"{path}/offsets", perm=[1, 0])
     sums = block_sums(x, k) if block_sums else _block_sums(g, x, k, path)
     return g.node("Add", [main, g.node("MatMul", [sums, offsets_t], f"{path}/offsets")], path)
+
+
+def _int8_rows(g: Graph, x, w: Int8Rows, path):
+    """All terms in one DynamicQuantizeMatMul, side by side: x is quantized to uint8 once, the
+    output is [..., terms * n], and the terms' slices are added."""
+    terms, n, k = w.codes.shape
+    codes = np.ascontiguousarray(w.codes.transpose(2, 0, 1).reshape(k, terms * n))   # [k, terms * n]
+    scales = np.ascontiguousarray(w.scales.reshape(-1))
+    y = g.node("DynamicQuantizeMatMul", [x, g.init(f"{path}.codes", codes), g.init(f"{path}.scales", scales)],
+               path, domain=MS_DOMAIN)
+    if terms == 1:
+        return y
+    parts = g.node("Split", [y, g.const_i64(f"{path}.terms", [n] * terms)], f"{path}/terms",
+                   outputs=terms, axis=-1)
+    total = parts[0]
+    for t, part in enumerate(parts[1:], 1):
+        total = g.node("Add", [total, part], f"{path}/term{t}")
+    return total
 
 
 def _block_sums(g: Graph, x, k, path):

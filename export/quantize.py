@@ -4,7 +4,9 @@ A linear weight reaches the graph builder as one of:
   - ``np.ndarray`` float32 [out, in]: a plain MatMul;
   - ``Q4Blocks`` (gguf_blocks.py): GGUF Q4_1 kept as it is (scale and min per block of 32);
   - ``NBits``: round-to-nearest blocks for MatMulNBits (4-bit asymmetric or 8-bit symmetric);
-  - ``Q8Blocks``: 8-bit symmetric blocks (GGUF Q8_0, or ``rtn_q8``), used for the embedding.
+  - ``Q8Blocks``: 8-bit symmetric blocks (GGUF Q8_0, or ``rtn_q8``), used for the embedding;
+  - ``Int8Rows``: the CPU file's int8 weights, per output row, in one or more terms
+    (DynamicQuantizeMatMul, the int8 kernel onnxruntime-web's WASM build has).
 """
 from dataclasses import dataclass
 
@@ -60,6 +62,62 @@ def rtn_q8(w: np.ndarray) -> Q8Blocks:
     return Q8Blocks(np.ascontiguousarray(q.astype(np.uint8)), scale)
 
 
+@dataclass
+class Int8Rows:
+    """value = sum over terms t of codes[t] * scales[t][:, None]: each term is symmetric int8 per
+    output row, and each term after the first quantizes what the ones before left over."""
+    codes: np.ndarray                 # int8 [terms, rows, cols]
+    scales: np.ndarray                # float32 [terms, rows]
+
+    @property
+    def shape(self):
+        return self.codes.shape[1:]
+
+    def dequantize(self) -> np.ndarray:
+        return (self.codes.astype(np.float32) * self.scales[..., None]).sum(0)
+
+
+# The CPU file's linear weights: int8 in two terms (the second term carries the first one's
+# rounding error, so the weights are as exact as 16 bits while the kernel stays int8), except
+# down_proj, which stays float16: its input has the widest outliers (export/smooth.py). Measured
+# on the default model, top-1 against torch: one term of int8 weights 0.967 even with float
+# activations; the shipped file 0.979 (docs/authors/export.md, "The CPU file").
+CPU_TERMS = 2
+CPU_FLOAT16 = ("down_proj.weight",)
+# Codes stay within +-63 (7 bits): x86 kernels without VNNI multiply uint8 activations by int8
+# weights in pairs summed into int16 (vpmaddubsw), which saturates once 2 * 255 * |w| > 32767.
+# Measured here: codes up to 127 put 4% of the output's range in error; up to 63, exact, as the
+# WASM kernel (int16 dot products) always is. The second term makes up for the bit.
+CPU_CODE_MAX = 63
+
+
+def rtn_int8_rows(w: np.ndarray, terms: int = CPU_TERMS, code_max: int = CPU_CODE_MAX) -> Int8Rows:
+    """Symmetric int8 per output row (codes within +-``code_max``), ``terms`` deep.
+
+    >>> w = np.random.default_rng(0).normal(size=(4, 64)).astype(np.float32)
+    >>> err = [float(np.abs(rtn_int8_rows(w, t).dequantize() - w).max()) for t in (1, 2)]
+    >>> err[1] < err[0] / 50
+    True
+    """
+    rest = w.astype(np.float32)
+    codes, scales = [], []
+    for _ in range(terms):
+        scale = (np.abs(rest).max(1) / code_max).astype(np.float32)
+        safe = np.where(scale == 0, 1.0, scale).astype(np.float32)
+        q = np.clip(np.rint(rest / safe[:, None]), -code_max, code_max).astype(np.int8)
+        codes.append(q)
+        scales.append(scale)
+        rest = rest - q.astype(np.float32) * scale[:, None]
+    return Int8Rows(np.stack(codes), np.stack(scales))
+
+
+def for_cpu(name: str, w):
+    """The format a decoder matmul weight takes in the CPU file: float16 or ``Int8Rows``."""
+    if name.endswith(CPU_FLOAT16):
+        return dense(w).astype(np.float16)
+    return rtn_int8_rows(dense(w))
+
+
 def dequantize_nbits(q: NBits) -> np.ndarray:
     rows, nb, _ = q.codes.shape
     codes = np.stack([q.codes & 0x0F, q.codes >> 4], -1).reshape(rows, nb, BLOCK)
@@ -102,5 +160,7 @@ def concat_rows(ws):
         return Q4Blocks(*(np.concatenate([getattr(w, f) for w in ws]) for f in ("codes", "scales", "mins")))
     if isinstance(first, Q8Blocks):
         return Q8Blocks(*(np.concatenate([getattr(w, f) for w in ws]) for f in ("codes", "scales")))
+    if isinstance(first, Int8Rows):
+        return Int8Rows(np.concatenate([w.codes for w in ws], 1), np.concatenate([w.scales for w in ws], 1))
     return NBits(np.concatenate([w.codes for w in ws]), np.concatenate([w.scales for w in ws]),
                  np.concatenate([w.zero_points for w in ws]), first.bits)

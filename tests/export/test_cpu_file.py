@@ -1,0 +1,149 @@
+"""The CPU file (export/smooth.py, quantize.for_cpu): int8 kernels that onnxruntime-web's WASM
+build has, accuracy recovered by smoothing, the embedding kept as GGUF Q8_0 blocks, and the
+adapter's branches carried over exactly."""
+import json
+from pathlib import Path
+
+import numpy as np
+import onnx
+import onnxruntime as ort
+import pytest
+from onnx import helper, numpy_helper, TensorProto
+
+from export import smooth
+from export.decoder import build_decoder, cache_io
+from export.hf_source import load_hf
+from export.lora import Adapter
+from export.quantize import CPU_CODE_MAX, rtn_int8_rows
+from export_tiny import save_tiny
+
+
+def _logits(model, io, ids, scale):
+    """Logits after each of ``ids``: a prefill of four, then one decode call per token (the two
+    paths the site uses), with the adapter switch at ``scale``."""
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    past = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], np.float32) for c in io["cache"]}
+    names = [io["outputs"]["logits"]] + [c["output"] for c in io["cache"]]
+    rows = []
+    for chunk in [ids[:4]] + [[t] for t in ids[4:]]:
+        feeds = {"input_ids": np.array([chunk], np.int64), "adapter_scale": np.array([scale], np.float32), **past}
+        logits, *caches = session.run(names, feeds)
+        rows.append(logits[0, -1])
+        past = {c["input"]: v for c, v in zip(io["cache"], caches)}
+    return np.stack(rows)
+
+
+def _random_adapter(spec, weights, rank=2, seed=0) -> Adapter:
+    rng = np.random.default_rng(seed)
+    pairs = {}
+    for i in range(spec.num_layers):
+        for name in ("self_attn.q_proj", "self_attn.v_proj", "self_attn.o_proj", "mlp.up_proj", "mlp.down_proj"):
+            out, inp = weights[f"model.layers.{i}.{name}.weight"].shape
+            pairs[f"model.layers.{i}.{name}.weight"] = (rng.normal(0, 0.3, (rank, inp)).astype(np.float32),
+                                                        rng.normal(0, 0.3, (out, rank)).astype(np.float32))
+    return Adapter("random", "0" * 64, 0, rank, 4.0, "qwen3_tools.jinja", pairs, {}, [], 0, Path("."))
+
+
+@pytest.mark.parametrize("architecture", ["llama", "qwen3"])
+def test_smoothing_changes_no_product_in_float(tmp_path, architecture):
+    """Folded into the norms and v_proj rows, with the LoRA branches moved alike, the smoothed
+    float graph computes what the original does: adapter off, and adapter on."""
+    folder = save_tiny(architecture, tmp_path / "ckpt")
+    src = load_hf(folder, "0" * 64)
+    spec, weights = src.spec, src.weights
+    rng = np.random.default_rng(1)
+    # factors far from 1 (as real outliers give), from made-up maxima
+    maxima = {}
+    for i in range(spec.num_layers):
+        maxima[i, "qkv"] = rng.uniform(0.01, 50, spec.hidden_size).astype(np.float32)
+        maxima[i, "gate_up"] = rng.uniform(0.01, 50, spec.hidden_size).astype(np.float32)
+        maxima[i, "o"] = rng.uniform(0.01, 50, spec.num_heads * spec.head_dim).astype(np.float32)
+    f = smooth.factors(spec, weights, maxima)
+    assert max(float(np.abs(np.log(v)).max()) for v in f.values()) > 1.0
+    adapter = _random_adapter(spec, weights)
+    io = cache_io(spec, adapter)
+    ids = [5, 9, 17, 3, 44, 61, 8, 2, 30]
+    plain = build_decoder(spec, weights, "fp32", True, src.inv_freq, adapter)
+    smoothed = build_decoder(spec, smooth.smooth_weights(spec, weights, f), "fp32", True, src.inv_freq,
+                             smooth.smooth_adapter(spec, adapter, f))
+    off, on = _logits(plain, io, ids, 0.0), _logits(plain, io, ids, 1.0)
+    assert np.abs(_logits(smoothed, io, ids, 0.0) - off).max() < 1e-4 * np.abs(off).max()
+    # the graph stores the branches in float16, like the adapter file, so the smoothed A
+    # rounds differently there: agreement to float16's precision
+    assert np.abs(_logits(smoothed, io, ids, 1.0) - on).max() < 4e-3 * np.abs(on).max()
+    # and the factors matter: the unsmoothed adapter on smoothed weights answers otherwise
+    wrong = build_decoder(spec, smooth.smooth_weights(spec, weights, f), "fp32", True, src.inv_freq, adapter)
+    assert np.abs(_logits(wrong, io, ids, 1.0) - on).max() > 0.1 * np.abs(on - off).max()
+
+
+def test_int8_rows_run_exactly_on_this_cpu():
+    """DynamicQuantizeMatMul with codes within +-CPU_CODE_MAX equals exact integer arithmetic here,
+    as the WASM kernel always does; full-range codes would not on x86 kernels that sum pairs of
+    products in int16 (the reason for the limit)."""
+    rng = np.random.default_rng(0)
+    k, n = 576, 64
+    w = rng.normal(size=(n, k)).astype(np.float32)
+    rows = rtn_int8_rows(w, terms=1)
+    assert np.abs(rows.codes).max() == CPU_CODE_MAX
+    codes = rows.codes[0].T.copy()                             # [k, n]
+    graph = helper.make_graph(
+        [helper.make_node("DynamicQuantizeMatMul", ["x", "w", "s"], ["y"], domain="com.microsoft")], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
+        [numpy_helper.from_array(codes, "w"), numpy_helper.from_array(np.ones(n, np.float32), "s")])
+    model = helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 21),
+                                                                    helper.make_opsetid("com.microsoft", 1)])
+    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
+    x = np.abs(rng.normal(size=(1, k)).astype(np.float32)) * 3       # uint8 codes up to 255
+    y = session.run(None, {"x": x})[0]
+    scale = x.max() / 255
+    xq = np.clip(np.rint(x / scale), 0, 255).astype(np.int64)
+    exact = (xq @ codes.astype(np.int64)) * scale
+    assert np.abs(y - exact).max() < 1e-3 * np.abs(exact).max()
+
+
+def test_two_terms_hold_the_weights_to_16_bits():
+    w = np.random.default_rng(2).normal(size=(8, 256)).astype(np.float32)
+    w[:, 3] *= 40                                               # a smoothed outlier column
+    one, two = (np.abs(rtn_int8_rows(w, t).dequantize() - w).max(1) / np.abs(w).max(1) for t in (1, 2))
+    assert (one > 1 / (4 * CPU_CODE_MAX)).all() and (two < 1 / CPU_CODE_MAX ** 2).all()
+
+
+@pytest.fixture(scope="module")
+def manifest(default_artifact):
+    return json.loads((default_artifact / "manifest.json").read_text())
+
+
+def test_the_default_export_has_a_verified_cpu_file(default_artifact, manifest):
+    cpu = manifest["onnx"]["cpu"]
+    assert cpu["file"] == "model.cpu.onnx"
+    assert manifest["files"][cpu["file"]] == {"sha256": cpu["sha256"], "bytes": cpu["bytes"]}
+    v = cpu["verification"]
+    assert v["passed"] and v["threshold"] == 0.97 and v["top1_agreement"] >= 0.97 and v["mean_kl"] < 0.005
+    assert (v["prompts"], v["tokens_per_prompt"]) == (manifest["verification"]["prompts"], 64)
+    q = cpu["quantization"]
+    assert q["weight_format"] == "int8" and "GGUF Q8_0 blocks kept" in q["embedding"]
+    proto = onnx.load(str(default_artifact / cpu["file"]))
+    ops = {n.op_type for n in proto.graph.node}
+    assert "DynamicQuantizeMatMul" in ops and "GatherBlockQuantized" in ops and "MatMulNBits" not in ops
+    # the embedding table is stored once, as 8-bit codes: no float copy of its 49,152 x 576 values
+    vocab, hidden = manifest["model"]["vocab_size"], manifest["model"]["hidden_size"]
+    big = [(i.name, i.data_type) for i in proto.graph.initializer if np.prod(i.dims) >= vocab * hidden]
+    assert big == [("model.embed_tokens.codes", TensorProto.UINT8)]
+
+
+def test_the_cpu_file_agrees_with_torch_on_unseen_chats(default_artifact):
+    """An independent check on chats that neither calibration nor verification used: the CPU
+    file's teacher-forced top-1 against the torch reference."""
+    from export.sources import load_source, source_hash, source_kind
+    from export.verify import verify
+    manifest = json.loads((default_artifact / "manifest.json").read_text())
+    kind, path = source_kind(None)
+    src = load_source(kind, path, source_hash(kind, path))
+    chats = [[{"role": "user", "content": text}] for text in (
+        "Name three animals that live in the desert.", "What is a prime number?",
+        "Write one sentence about the moon.", "How do magnets work?")]
+    assert not {c[0]["content"] for c in chats} & set(smooth.CALIBRATION)
+    result = verify(default_artifact / "model.cpu.onnx", manifest["onnx"], src.reference(), src.tokenizer_json,
+                    src.chat_template, "cpu", n_tokens=32, log=lambda m: None, conversations=chats)
+    assert result.top1_agreement >= 0.95, result
