@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 from html import escape
 
+from .downloads import download_sizes, size_text
 from .demos import ADAPTER_REQUESTS, adapter_lane, from_ctx
 from .glossary import mark
 from .live_lanes import each_lane, run_live
@@ -28,7 +29,6 @@ def initial_state(options, ctx):
     lanes = demos.get("adapter_lanes")
     if not lanes:
         return {"absent": True, "model": manifest.get("model", {}).get("name", "the model")}
-    files = manifest.get("files", {})
     return {
         "absent": False,
         "requests": [{"label": label, "prompt": prompt, "think": think, "tools": tools}
@@ -37,7 +37,7 @@ def initial_state(options, ctx):
         "lanes": lanes,
         "max_new_tokens": demos["adapter_max_new_tokens"],
         "model": {"name": manifest["model"]["name"], "path": ctx.model_path,
-                  "bytes": sum(f.get("bytes", 0) for f in files.values())},
+                  "downloads": download_sizes(manifest)},
         "specials": sorted(manifest.get("tokenizer", {}).get("special_tokens", {}), key=len, reverse=True),
         "phase": "idle",  # idle | running
         "live": {},  # lane -> {"text", "ids", "match"} for the current request
@@ -112,10 +112,10 @@ def render(state):
                      f'<pre class="llmb-lane-output" data-lane="{kind}">{_specials(text, state["specials"])}</pre>'
                      f'<p class="llmb-lane-foot">{foot}</p></section>')
     what = "the live chat's prompt with Tools on" if request["tools"] else "the live chat's prompt with Think on"
-    mb = state["model"]["bytes"] / 1e6
+    size = size_text(state["model"]["downloads"], "auto")
     run = (f'<button type="button" class="llmb-btn llmb-btn--primary" data-action="run"'
            f'{" disabled" if busy else ""}>Run both live in your browser'
-           f'{f" (loads the model, {mb:.0f} MB)" if mb else ""}</button>')
+           f'{f" (loads the model, {size})" if size else ""}</button>')
     stop = '<button type="button" class="llmb-btn" data-action="stop">Stop</button>' if busy else ""
     return (f'<div class="llmb-bva llmb-compare">'
             f'<div class="llmb-row" role="group" aria-label="Request">{picker}</div>'

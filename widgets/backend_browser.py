@@ -184,7 +184,8 @@ async def _load(model_path: str, kind: str, on_progress) -> Model:
     try:
         manifest = json.loads(await response.text())
         files = manifest["files"]
-        tok_name, onnx_name = manifest["tokenizer"]["file"], manifest["onnx"]["file"]
+        # only the graph file this runtime runs: WebGPU model.onnx, WASM the CPU file
+        tok_name, onnx_name = manifest["tokenizer"]["file"], Manifest.from_dict(manifest).onnx.file_for(kind).file
         tok_facts, onnx_facts = files[tok_name], files[onnx_name]
     except (ValueError, KeyError, TypeError) as e:
         raise RuntimeError(f"{model_path}manifest.json is cut off or damaged ({type(e).__name__}: {e})") from None

@@ -60,10 +60,12 @@ class NativeBackend:
         self.reset()
 
     @classmethod
-    def from_artifact(cls, folder, **kwargs) -> "NativeBackend":
-        """The backend for an artifact folder (model.onnx + manifest.json)."""
+    def from_artifact(cls, folder, *, runtime: str = "webgpu", **kwargs) -> "NativeBackend":
+        """The backend for an artifact folder (manifest.json and its graph files), on the file
+        that the browser's ``runtime`` loads: "webgpu" model.onnx, "wasm" the CPU file where
+        the artifact has one (``Manifest.onnx.file_for``)."""
         manifest = Manifest.load(folder)
-        return cls(Path(folder) / manifest.onnx.file, manifest, **kwargs)
+        return cls(Path(folder) / manifest.onnx.file_for(runtime).file, manifest, **kwargs)
 
     @property
     def length(self) -> int:

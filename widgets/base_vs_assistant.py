@@ -14,6 +14,7 @@ from html import escape
 
 from . import predictions
 from .chat_mode import mode_for
+from .downloads import download_sizes, size_text
 from .demos import PROMPTS, from_ctx, lane_prompts
 from .generation import GenerationConfig, Generator
 from .glossary import mark
@@ -40,7 +41,6 @@ LANES = (("raw", "The same model, fed the bare text"),
 def initial_state(options, ctx):
     demos = from_ctx(ctx)
     manifest = ctx.manifest
-    files = manifest.get("files", {})
     lanes = {}
     for prompt in PROMPTS:
         lanes[prompt] = {lane: {k: d[k] for k in ("prompt_ids", "stop_ids", "ids", "text", "finish", "steps") if k in d}
@@ -53,7 +53,7 @@ def initial_state(options, ctx):
                    for p, l in lanes.items()},
         "max_new_tokens": demos["max_new_tokens"],
         "model": {"name": demos["model"]["name"], "path": ctx.model_path,
-                  "bytes": sum(f.get("bytes", 0) for f in files.values())},
+                  "downloads": download_sizes(manifest)},
         "specials": sorted(manifest.get("tokenizer", {}).get("special_tokens", {}), key=len, reverse=True),
         "phase": "idle",  # idle | running
         "live": {},  # lane -> {"text", "ids", "match"} for the current prompt
@@ -155,10 +155,10 @@ def render(state):
                        ILLUSTRATIONS[prompt],
                        "Written by hand, not generated: this site ships no base checkpoint. It shows "
                        "the kind of web-like continuation a pure base model tends to produce."))
-    mb = state["model"]["bytes"] / 1e6
+    size = size_text(state["model"]["downloads"], "auto")
     run = (f'<button type="button" class="llmb-btn llmb-btn--primary" data-action="run"'
            f'{" disabled" if busy else ""}>Run live in your browser'
-           f'{f" (loads the model, {mb:.0f} MB)" if mb else ""}</button>')
+           f'{f" (loads the model, {size})" if size else ""}</button>')
     stop = ('<button type="button" class="llmb-btn" data-action="stop">Stop</button>' if busy else "")
     return (f'<div class="llmb-bva">'
             f'<div class="llmb-row" role="group" aria-label="Prompt">{picker}</div>'

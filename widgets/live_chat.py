@@ -22,6 +22,7 @@ import time
 
 from . import safe_markdown
 from .chat import Chat
+from .downloads import download_sizes, size_text
 from .chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
 from .model_queue import WAITING, StoppedWaiting
 from . import predictions
@@ -52,7 +53,7 @@ def initial_state(options: dict, ctx) -> dict:
         "model": {
             "name": model.get("name", "the model"),
             "path": ctx.model_path,
-            "bytes": sum(f.get("bytes", 0) for f in files.values()),
+            "downloads": download_sizes(manifest),  # bytes per runtime (widgets/downloads.py)
         },
         "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
         "system": system,
@@ -405,7 +406,7 @@ def _who(s: dict) -> str:
 def render(s: dict) -> str:
     phase, settings = s["phase"], s["settings"]
     e = html.escape
-    load_label = {"idle": f"Load the model ({_mb(s['model']['bytes'])})", "loading": "Loading…",
+    load_label = {"idle": f"Load the model ({size_text(s['model']['downloads'], s['backend']['choice'])})", "loading": "Loading…",
                   "ready": "Model loaded", "generating": "Model loaded"}[phase]
     bar = [f'<button type="button" class="md-button md-button--primary" data-action="load" data-testid="chat-load"'
            f'{"" if phase == "idle" else " disabled"}>{e(load_label)}</button>']

@@ -48,6 +48,11 @@ def _template(tpl: dict, where: str) -> "ChatTemplateInfo":
                             tools=bool(features.get("tools", False)))
 
 
+def _file(d: dict, where: str) -> "OnnxFile":
+    return OnnxFile(file=_need(d, "file", where), sha256=_need(d, "sha256", where),
+                    bytes=int(_need(d, "bytes", where)), quantization=dict(d.get("quantization", {})))
+
+
 @dataclass(frozen=True)
 class ModelInfo:
     name: str  # display name, e.g. "SmolLM2-135M-Instruct"
@@ -100,6 +105,21 @@ class CacheSpec:
 
 
 @dataclass(frozen=True)
+class OnnxFile:
+    """One graph file of the artifact; every file of an artifact has the same inputs and outputs."""
+
+    file: str  # relative to the artifact folder
+    sha256: str = ""
+    bytes: int = 0
+    quantization: dict = field(default_factory=dict)
+
+
+# Which file each runtime loads: WebGPU has kernels for the 4-bit MatMulNBits of model.onnx;
+# WASM (and native CPU sessions) run the CPU file's int8 kernels, where the artifact has one.
+GPU_BACKENDS = ("webgpu",)
+
+
+@dataclass(frozen=True)
 class OnnxInfo:
     file: str  # model.onnx, relative to the artifact folder
     input_ids: str  # graph input names...
@@ -111,6 +131,21 @@ class OnnxInfo:
     sha256: str = ""
     bytes: int = 0
     quantization: dict = field(default_factory=dict)
+    cpu: OnnxFile | None = None  # the int8 file for CPU runtimes (None: model.onnx serves all)
+
+    @property
+    def main(self) -> OnnxFile:
+        return OnnxFile(self.file, self.sha256, self.bytes, self.quantization)
+
+    def file_for(self, backend: str) -> OnnxFile:
+        """The file ``backend`` ("webgpu", "wasm" or "native") loads.
+
+        >>> info = OnnxInfo("model.onnx", "ids", None, None, "logits", (), bytes=117,
+        ...                 cpu=OnnxFile("model.cpu.onnx", bytes=246))
+        >>> info.file_for("webgpu").file, info.file_for("wasm").bytes
+        ('model.onnx', 246)
+        """
+        return self.main if backend in GPU_BACKENDS or self.cpu is None else self.cpu
 
 
 @dataclass(frozen=True)
@@ -172,6 +207,7 @@ class Manifest:
             sha256=ox.get("sha256", ""),
             bytes=ox.get("bytes", 0),
             quantization=dict(ox.get("quantization", {})),
+            cpu=_file(ox["cpu"], "onnx.cpu") if ox.get("cpu") else None,
         )
         post = d.get("posttrain")
         posttrain = None

@@ -29,6 +29,9 @@ def facts_from_manifest(manifest: dict) -> dict:
         parameters_m=f"{m['parameters'] / 1e6:.1f}",
         file_mb=f"{onnx['bytes'] / 1e6:.0f}",
         quantization=onnx["quantization"]["weight_format"],
+        # the file WASM readers load (the same one when the export has no CPU file)
+        cpu_file_mb=f"{(onnx.get('cpu') or onnx)['bytes'] / 1e6:.0f}",
+        cpu_quantization=(onnx.get("cpu") or onnx)["quantization"]["weight_format"],
         special_tokens_count=str(len(tok["special_tokens"])),
     )
     facts.update(posttrain_facts(manifest))

@@ -5,6 +5,8 @@ at 1 it is the post-trained model; and the chat with both toggles off answers as
 import asyncio
 import json
 
+import pytest
+
 from test_generation_parity import CONVERSATIONS
 from widgets.backend_native import NativeBackend
 from widgets.chat import Chat
@@ -18,14 +20,14 @@ from widgets.tools import default_toolbox
 MAX_NEW = 32
 
 
-def replies(folder, scale):
+def replies(folder, scale, runtime="webgpu"):
     """Greedy ids of every turn of the parity conversations, through Chat -> Generator, with the
-    adapter at ``scale`` and the original model's template."""
+    adapter at ``scale``, the original model's template, on the file ``runtime`` loads."""
     manifest = Manifest.load(folder)
     post = manifest.posttrain
     template = post.original_chat_template.text if post else manifest.chat_template.text
     tokenizer = Tokenizer.from_file(folder / manifest.tokenizer.file)
-    backend = NativeBackend.from_artifact(folder)
+    backend = NativeBackend.from_artifact(folder, runtime=runtime)
     backend.set_adapter_scale(scale)
     generator = Generator(backend, tokenizer.id_to_bytes, manifest.tokenizer.stop_ids)
 
@@ -39,13 +41,17 @@ def replies(folder, scale):
     return asyncio.run(run())
 
 
-def test_switch_at_zero_is_the_plain_export_token_for_token(default_artifact, site_artifact):
+@pytest.mark.parametrize("runtime", ["webgpu", "wasm"])
+def test_switch_at_zero_is_the_plain_export_token_for_token(default_artifact, site_artifact, runtime):
+    """On both files: model.onnx (WebGPU) and the CPU file (WASM), whose smoothing comes from the
+    original weights, so that the adapter's branch is all that differs."""
     site = Manifest.load(site_artifact)
     assert site.onnx.adapter_scale == "adapter_scale" and Manifest.load(default_artifact).onnx.adapter_scale is None
-    plain = replies(default_artifact, 0.0)
-    assert replies(site_artifact, 0.0) == plain
+    assert site.onnx.file_for(runtime).file == ("model.onnx" if runtime == "webgpu" else "model.cpu.onnx")
+    plain = replies(default_artifact, 0.0, runtime)
+    assert replies(site_artifact, 0.0, runtime) == plain
     # switched on, the same graph is the post-trained model, which answers differently somewhere
-    adapted = replies(site_artifact, 1.0)
+    adapted = replies(site_artifact, 1.0, runtime)
     assert adapted != plain and sum(a == b for a, b in zip(adapted, plain)) < len(plain)
 
 

@@ -2,6 +2,7 @@
 and the escaping Markdown its replies go through. Runs under CPython and inside Pyodide."""
 
 import asyncio
+import copy
 import html
 import re
 
@@ -93,6 +94,21 @@ def run(state, action, value, runtime):
 @pytest.fixture
 def state():
     return L.initial_state({"temperature": 0}, BuildContext(manifest=MANIFEST, model_path="models/counting/"))
+
+
+def test_the_load_button_names_the_download_of_the_chosen_runtime():
+    """With a CPU file, WASM downloads it and WebGPU model.onnx; the tokenizer goes with either."""
+    manifest = copy.deepcopy(MANIFEST)
+    manifest["onnx"]["cpu"] = {"file": "model.cpu.onnx", "sha256": "2" * 64, "bytes": 246_000_000}
+    manifest["files"]["model.cpu.onnx"] = {"sha256": "2" * 64, "bytes": 246_000_000}
+    s = L.initial_state({}, BuildContext(manifest=manifest, model_path="models/counting/"))
+    assert Manifest.from_dict(manifest).onnx.file_for("wasm").file == "model.cpu.onnx"
+    labels = {}
+    for choice in ("auto", "wasm", "webgpu"):
+        s = L.update(s, "backend", choice)
+        labels[choice] = re.search(r'data-testid="chat-load"[^>]*>([^<]*)<', L.render(s)).group(1)
+    assert labels == {"auto": "Load the model (248.0 MB, or 100.6 MB with WebGPU)",
+                      "wasm": "Load the model (248.0 MB)", "webgpu": "Load the model (100.6 MB)"}
 
 
 def test_initial_render_has_the_hooks_and_the_size(state):

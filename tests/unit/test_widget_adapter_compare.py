@@ -44,7 +44,7 @@ def test_static_render_and_request_choice():
     assert json.loads(json.dumps(state)) == state
     html = A.render(state)
     assert html.count('data-action="request"') == len(ADAPTER_REQUESTS)
-    assert 'data-lane="off"' in html and 'data-lane="on"' in html and "(loads the model, 2 MB)" in html
+    assert 'data-lane="off"' in html and 'data-lane="on"' in html and "(loads the model, 2.0 MB)" in html
     assert "Both lanes read" in html and "Tools on" in html
     moved = A.update(state, "request", "2")
     assert moved["current"] == 2 and "Think on" in A.render(moved)
