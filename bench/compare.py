@@ -120,7 +120,7 @@ def main(argv=None) -> dict:
         finally:
             server.close()
     meta = {"runs": args.runs, "tokens": args.tokens, "context": args.context, "artifact": str(artifact),
-            "model": manifest["model"]["name"], "onnx_bytes": manifest["onnx"]["bytes"],
+            "model": manifest["model"]["name"], "onnx_bytes": (manifest["onnx"].get("cpu") or manifest["onnx"])["bytes"],   # the file WASM loads
             "seconds": time.time() - started, "cpus": os.cpu_count(),
             "load_average": [load_before, os.getloadavg()[0]], "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     summary = report.summarise(results, work, meta)

@@ -78,7 +78,7 @@ def _native_child(folder: str) -> None:
     manifest = Manifest.load(folder)
     tok = Tokenizer.from_file(Path(folder) / manifest.tokenizer.file)
     t = time.perf_counter()
-    backend = NativeBackend.from_artifact(folder)
+    backend = NativeBackend.from_artifact(folder, runtime="wasm")   # the browser rows' file
     session_ms = 1000 * (time.perf_counter() - t)
     phases = asyncio.run(suite(backend, tok.id_to_bytes, work))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

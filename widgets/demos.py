@@ -3,14 +3,16 @@
 ``demos.json`` sits in the artifact folder next to model.onnx and holds
   - ``lanes``: for each base-vs-assistant prompt, the shipped model's greedy continuation of the
     raw prompt and of the chat-formatted prompt (ids and text), made by the same generation loop
-    the browser runs, here over native onnxruntime; the chat lane also keeps what the model
+    the browser runs, here over the browser's WASM session under Node; the chat lane also keeps what the model
     predicted at each token (``steps``, widgets/predictions.py);
   - ``preference``: the log-likelihood the model gives each of the two answers of the preference
     widget, after the chat-formatted prompt, with their token counts;
   - ``adapter_lanes`` (a model exported with a post-training adapter): for each request of the
     before/after widget, the greedy answer with the adapter switched off and on, both reading the
     same think/tools prompt.
-It is keyed by the model's sha256 and the inputs below, so changing either recomputes it.
+It is computed on the graph file a WASM reader's "Run live" loads (the CPU file where the
+artifact has one: ``RUNTIME``), keyed by that file's sha256 and the inputs below, so changing
+either recomputes it.
 
     python -m widgets.demos artifacts/smollm2-135m-instruct-q4     # (re)compute and print
 
@@ -35,7 +37,11 @@ from .sampling import GREEDY
 from .tokenizer import Tokenizer
 from .tools import default_toolbox
 
-VERSION = 5
+VERSION = 6
+# The runtime the demos run as: WASM, which every reader has, on its own arithmetic
+# (backend_node.py). WebGPU readers run model.onnx, whose greedy text can differ at a near-tie;
+# the lanes then say so.
+RUNTIME = "wasm"
 FILE = "demos.json"
 MAX_NEW_TOKENS = 40  # per lane; enough to see where each lane is heading
 
@@ -148,13 +154,21 @@ async def sequence_logprob(backend, prompt: list, continuation: list) -> float:
 
 
 async def compute(artifact_dir) -> dict:
-    """Run the model over every demo input (native onnxruntime; about ten seconds on a laptop)."""
-    from .backend_native import NativeBackend   # onnxruntime: not in the browser
+    """Run the model over every demo input, on the browser's WASM session under Node
+    (backend_node.py), so that a WASM reader's "Run live" reproduces every token."""
+    from .backend_node import NodeBackend   # a Node child process: not in the browser
 
     folder = Path(artifact_dir)
+    backend = NodeBackend.from_artifact(folder, runtime=RUNTIME)
+    try:
+        return await _compute(folder, backend)
+    finally:
+        backend.close()
+
+
+async def _compute(folder: Path, backend) -> dict:
     manifest = Manifest.load(folder)
     tokenizer = Tokenizer.from_file(folder / manifest.tokenizer.file)
-    backend = NativeBackend.from_artifact(folder)
     # The lanes and the preference scores are the model a reader chats with by default: Think
     # and Tools off, which is the original model (adapter off) under its own template.
     template = mode_for(manifest).template
@@ -182,8 +196,9 @@ async def compute(artifact_dir) -> dict:
         logp[key] = await sequence_logprob(backend, prompt_ids, ids)
         tokens[key] = len(ids)
     return {
-        "key": inputs_key(manifest.onnx.sha256),
-        "model": {"name": manifest.model.name, "sha256": manifest.onnx.sha256},
+        "key": inputs_key(manifest.onnx.file_for(RUNTIME).sha256),
+        "model": {"name": manifest.model.name, "file": manifest.onnx.file_for(RUNTIME).file,
+                  "sha256": manifest.onnx.file_for(RUNTIME).sha256},
         "max_new_tokens": MAX_NEW_TOKENS,
         "lanes": lanes,
         "adapter_lanes": adapter_lanes,
@@ -197,7 +212,7 @@ def ensure(artifact_dir) -> dict:
     """demos.json of ``artifact_dir``, recomputed when missing or made for other inputs."""
     folder = Path(artifact_dir)
     path = folder / FILE
-    key = inputs_key(Manifest.load(folder).onnx.sha256)
+    key = inputs_key(Manifest.load(folder).onnx.file_for(RUNTIME).sha256)
     if path.is_file():
         demos = json.loads(path.read_text(encoding="utf-8"))
         if demos.get("key") == key:

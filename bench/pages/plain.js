@@ -23,7 +23,7 @@ async function timed(session, prompt, n) {
 export async function load(modelPath) {
   const base = new URL(modelPath, new URL("../", import.meta.url)).href;
   const manifest = await (await fetch(base + "manifest.json", { cache: "no-cache" })).json();
-  const file = manifest.onnx.file;
+  const file = (manifest.onnx.cpu || manifest.onnx).file; // the file the WASM backend loads
   const facts = manifest.files[file];
   const t0 = performance.now();
   const onnx = await model.fetchVerified(base + file, facts.sha256, facts.bytes);

@@ -184,7 +184,7 @@ export async function createSession(kind, modelBytes, manifest) {
 
 // One conversation's KV cache on top of an InferenceSession (see widgets/backend.py for the
 // interface this serves: feed, top, truncate, reset, length).
-class ModelSession {
+export class ModelSession {
   constructor(ort, session, io, kind) {
     this.ort = ort;
     this.session = session;

@@ -1,7 +1,8 @@
 """The live chat in a real browser (Debian's chromium through Playwright), served locally with
 COOP/COEP and fully offline: Pyodide boots after the text shows, the model loads on request into
-the Cache API, the chat streams and stops, its greedy token ids equal native onnxruntime's through
-the same widgets loop (WASM with threads, and WebGPU on SwiftShader for a short run), a reload
+the Cache API, the chat streams and stops, its greedy token ids equal the reference's through the
+same widgets loop (WASM with threads against the browser's WASM session run by Node, WebGPU on
+SwiftShader for a short run against native onnxruntime on model.onnx), a reload
 downloads nothing, a damaged cached copy is downloaded again, a full cache falls back to memory.
 Every request is intercepted: none may leave the origin; no console errors anywhere.
 
@@ -20,6 +21,7 @@ import pytest
 from chromium import WEBGPU_ARGS, Server, Watch, launch
 from site_builder import ROOT, config_with, mkdocs_build
 from test_browser_chapter import axe_violations, embedded_state
+from widgets.backend_node import NodeBackend
 from widgets import live_chat
 from widgets.build_context import BuildContext
 from widgets.generation import GenerationConfig, Generator
@@ -122,24 +124,36 @@ def ask(page, text, timeout=MODEL_MS):
     return [int(t) for t in reply.get_attribute("data-token-ids").split()], reply
 
 
-def native_greedy(folder, manifest, messages, config, think=False, tools=False):
-    """The live chat's own loop (chat_mode -> Chat -> Generator) on native onnxruntime, with the
-    toggles as given; the last round's ids of each turn."""
+def reference_backend(folder, runtime):
+    """What a browser reply on ``runtime`` must equal: on WASM, the browser's own session code on
+    the same WASM build, run by Node (tests/helpers/wasm_reference.py: native x86 kernels round
+    the CPU file's float parts otherwise); on WebGPU, native onnxruntime on model.onnx, whose
+    float32 activations leave greedy ids alone."""
     from widgets.backend_native import NativeBackend
+    return NodeBackend(folder) if runtime == "wasm" else NativeBackend.from_artifact(folder, runtime=runtime)
+
+
+def reference_greedy(folder, manifest, messages, config, think=False, tools=False, runtime="wasm"):
+    """The live chat's own loop (chat_mode -> Chat -> Generator) on the reference backend of
+    ``runtime``, with the toggles as given; the last round's ids of each turn."""
     from widgets.chat_mode import mode_for, open_chat
     from widgets.tools import default_toolbox
 
     info = Manifest.from_dict(manifest)
     tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
-    generator = Generator(NativeBackend.from_artifact(folder), tokenizer.id_to_bytes, info.tokenizer.stop_ids)
+    backend = reference_backend(folder, runtime)
+    generator = Generator(backend, tokenizer.id_to_bytes, info.tokenizer.stop_ids)
     chat, _ = open_chat(mode_for(info, think, tools), generator, tokenizer, default_toolbox())
 
     async def turns():
         return [(await chat.send(m, config)).rounds[-1].ids for m in messages]
 
     # Playwright's sync API owns this thread's event loop.
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, turns()).result()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, turns()).result()
+    finally:
+        getattr(backend, "close", lambda: None)()
 
 
 @pytest.fixture(scope="module")
@@ -184,9 +198,9 @@ def test_python_survives_instant_navigation(wasm, base_url):
     page.close()
 
 
-def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, artifact, plain):
+def test_chat_answers_greedy_like_the_reference_on_wasm(wasm, base_url, artifact, plain):
     """Both toggles off, the chat is the original model: its greedy ids equal the plain export's
-    (no adapter at all) through the same loop natively."""
+    (no adapter at all) through the same loop on the WASM reference."""
     context, watch = wasm
     page = open_chat(context, watch, base_url)
     assert page.inner_text('[data-testid="chat-model"]') == "Answering: the original SmolLM2-135M-Instruct"
@@ -211,7 +225,7 @@ def test_chat_answers_greedy_like_native_onnxruntime_on_wasm(wasm, base_url, art
     page.locator("form[data-md-component=palette] label:not([hidden])").first.click()
     page.close()
     settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
-    expected = native_greedy(*plain, [PROMPT, "And of Italy?"], live_chat.generation_config(settings))
+    expected = reference_greedy(*plain, [PROMPT, "And of Italy?"], live_chat.generation_config(settings))
     assert [first, second] == expected
 
 
@@ -220,10 +234,10 @@ TOOL_QUESTION, TOOL_RESULT = "How much is (34 - 8) * 4?", "104"
 THINK_QUESTION = "A shelf holds 30 books and there are 11 shelves. How many books are there?"
 
 
-def test_tools_and_thinking_work_in_the_browser_like_native(wasm, base_url, artifact):
+def test_tools_and_thinking_work_in_the_browser_like_the_reference(wasm, base_url, artifact):
     """With Tools on, the chat switches the adapter on (and says so), the post-trained model calls
     the calculator, the page runs it and the model answers from its result; with Think on, it
-    reasons in a collapsed block and then answers. Greedy token ids equal native onnxruntime's
+    reasons in a collapsed block and then answers. Greedy token ids equal the reference's
     through the same widgets loop."""
     folder, manifest = artifact
     assert manifest["chat_template"]["features"] == {"think": True, "tools": True}
@@ -253,8 +267,8 @@ def test_tools_and_thinking_work_in_the_browser_like_native(wasm, base_url, arti
     page.close()
     settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
     config = live_chat.generation_config(settings)
-    assert [tool_ids] == native_greedy(folder, manifest, [TOOL_QUESTION], config, tools=True)
-    assert [think_ids] == native_greedy(folder, manifest, [THINK_QUESTION], config, think=True)
+    assert [tool_ids] == reference_greedy(folder, manifest, [TOOL_QUESTION], config, tools=True)
+    assert [think_ids] == reference_greedy(folder, manifest, [THINK_QUESTION], config, think=True)
 
 
 def test_what_a_reader_does_before_python_and_during_the_load_is_kept(wasm, base_url):
@@ -294,7 +308,7 @@ def test_what_a_reader_does_before_python_and_during_the_load_is_kept(wasm, base
 def test_the_chat_and_the_lanes_run_at_once_each_as_alone(wasm, base_url, plain, site):
     """With the chat streaming a greedy reply, the reader clicks Run live in the base-vs-assistant
     widget: the lanes wait for the model (and say so), then match the build token for token; the
-    chat's ids equal native onnxruntime's."""
+    chat's ids equal the reference's."""
     context, watch = wasm
     page = open_chat(context, watch, base_url)
     page.select_option('select[data-action="backend"]', "wasm")
@@ -322,7 +336,7 @@ def test_the_chat_and_the_lanes_run_at_once_each_as_alone(wasm, base_url, plain,
     assert saw_waiting                   # the chat was still answering when the lanes asked
     page.close()
     settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
-    assert [ids] == native_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))
+    assert [ids] == reference_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))
 
 
 def streaming(page, text):
@@ -510,25 +524,34 @@ for model in bb._models.values():
     page.close()
 
 
-def native_steps(folder, manifest, prompt, settings, seed):
-    """The predictions the live chat's loop records natively for a new chat's first reply."""
-    from widgets.backend_native import NativeBackend
+def reference_steps(folder, manifest, prompt, settings, seed, before=()):
+    """The predictions the live chat's loop records on the WASM reference for a new chat's first
+    reply, after the replies ``before`` ((settings, seed) each, in a new chat of their own) ran on
+    the same model, as the page's did: a new chat reuses the cached prefix, and with int8
+    activations how a prompt is split into feed calls moves the logits' last bits."""
     from widgets.chat_mode import mode_for, open_chat
     from widgets.predictions import Recorder
     from widgets.tools import default_toolbox
 
     info = Manifest.from_dict(manifest)
     tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
-    generator = Generator(NativeBackend.from_artifact(folder), tokenizer.id_to_bytes, info.tokenizer.stop_ids)
+    backend = NodeBackend(folder)
+    generator = Generator(backend, tokenizer.id_to_bytes, info.tokenizer.stop_ids)
     chat, _ = open_chat(mode_for(info), generator, tokenizer, default_toolbox())
     config = live_chat.generation_config(settings, seed)
     recorder = Recorder(generator.backend, config.sampling, tokenizer)
 
     async def reply():
+        for earlier, earlier_seed in before:
+            await open_chat(mode_for(info), generator, tokenizer, default_toolbox())[0].send(
+                prompt, live_chat.generation_config(earlier, earlier_seed))
         return (await chat.send(prompt, config, on_step=recorder.on_step)).rounds[-1].ids
 
-    with ThreadPoolExecutor(1) as pool:
-        ids = pool.submit(asyncio.run, reply()).result()
+    try:
+        with ThreadPoolExecutor(1) as pool:
+            ids = pool.submit(asyncio.run, reply()).result()
+    finally:
+        backend.close()
     return ids, recorder.steps
 
 
@@ -537,10 +560,10 @@ def shown_rows(page):
         Number(r.dataset.id), Number(r.dataset.raw), Number(r.dataset.drawn), r.getAttribute('aria-current') === 'true'])""")
 
 
-def test_predictions_of_a_greedy_and_a_sampled_reply_equal_native(wasm, base_url, plain):
+def test_predictions_of_a_greedy_and_a_sampled_reply_equal_the_reference(wasm, base_url, plain):
     """Show predictions on: the tokens of a greedy and of a sampled reply open their candidates
     (by pointer and by keyboard, Escape closes and gives the focus back), the probabilities equal
-    those computed natively for the same prompt, settings and seed, and the marked tokens are
+    those of the WASM reference for the same prompt, settings and seed, and the marked tokens are
     exactly those the model did not rank first."""
     folder, manifest = plain
     context, watch = wasm
@@ -548,6 +571,7 @@ def test_predictions_of_a_greedy_and_a_sampled_reply_equal_native(wasm, base_url
     page.select_option('select[data-action="backend"]', "wasm")
     load_model(page)
     page.locator('[data-testid="chat-predictions-toggle"]').check()
+    earlier = []
     for temperature in (0.0, 0.6):
         set_range(page, "temperature", temperature)
         if page.locator(".llmb-msg--user").count():
@@ -555,8 +579,9 @@ def test_predictions_of_a_greedy_and_a_sampled_reply_equal_native(wasm, base_url
         ids, reply = ask(page, PROMPT)
         seed = int(reply.get_attribute("data-seed"))
         settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=temperature)
-        native_ids, steps = native_steps(folder, manifest, PROMPT, settings, seed)
-        assert ids == native_ids
+        reference_ids, steps = reference_steps(folder, manifest, PROMPT, settings, seed, earlier)
+        assert ids == reference_ids
+        earlier.append((settings, seed))
         tokens = reply.locator("button.llmb-tok")
         assert tokens.count() == len(ids)
         ranks = [int(r) for r in tokens.evaluate_all("els => els.map(e => e.dataset.rank)")]
@@ -623,7 +648,7 @@ def test_a_damaged_cached_copy_is_downloaded_again(wasm, base_url, artifact):
     _, manifest = artifact
     context, watch = wasm
     page = open_chat(context, watch, base_url)
-    sha = manifest["files"][manifest["onnx"]["file"]]["sha256"]
+    sha = Manifest.from_dict(manifest).onnx.file_for("wasm").sha256      # the file WASM loaded
     page.evaluate("""async (sha) => {
         const cache = await caches.open('llmb-models-v1');
         const key = new URL(`runtime/llmb-cache/sha256/${sha}`, llmb.siteURL).href;
@@ -650,6 +675,7 @@ def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_re
     page.goto(base_url + "chapter/")
     page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
     sizes = {name: entry["bytes"] for name, entry in manifest["files"].items()}
+    wasm_file = Manifest.from_dict(manifest).onnx.file_for("wasm")     # what a WASM reader downloads
     manifest_text = json.dumps(manifest)
     cuts = [
         ("**/manifest.json", lambda route: route.fulfill(status=200, body=manifest_text[:len(manifest_text) // 2],
@@ -657,8 +683,8 @@ def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_re
          "manifest.json is cut off or damaged", False),
         ("**/tokenizer.json", lambda route: route.fulfill(status=200, body=b"{" * 1_000_000),
          f"the download of tokenizer.json stopped at 1.0 of {sizes['tokenizer.json'] / 1e6:.1f} MB", False),
-        ("**/model.onnx", lambda route: route.fulfill(status=200, body=b"\0" * 1_000_000),
-         f"the download of model.onnx stopped at 1.0 of {sizes['model.onnx'] / 1e6:.1f} MB", True),
+        (f"**/{wasm_file.file}", lambda route: route.fulfill(status=200, body=b"\0" * 1_000_000),
+         f"the download of {wasm_file.file} stopped at 1.0 of {wasm_file.bytes / 1e6:.1f} MB", True),
         ("**/ort-wasm-simd-threaded*.wasm", lambda route: route.fulfill(status=404, body=b""),
          "onnxruntime-web could not start the model on WASM", False),
     ]
@@ -671,7 +697,7 @@ def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_re
         context.unroute(pattern)
         if model_cut:
             cached = page.evaluate("async () => (await (await caches.open('llmb-models-v1')).keys()).map(r => r.url)")
-            assert not any(manifest["files"]["model.onnx"]["sha256"] in url for url in cached), cached
+            assert not any(wasm_file.sha256 in url for url in cached), cached
     load_model(page)
     _, reply = ask(page, PROMPT)
     assert reply.inner_text().strip()
@@ -699,9 +725,9 @@ def test_a_full_cache_keeps_the_model_in_memory(playwright, base_url, artifact):
 
 
 def test_webgpu_short_greedy_run_matches_native_and_a_lost_device_falls_back_to_wasm(playwright, base_url, artifact, plain):
-    """SwiftShader is a CPU WebGPU: correct but slow, so a short run through the widgets loop.
-    Then the chat answers on WebGPU, the device is destroyed mid-reply, and the reply starts
-    again on WASM, which the chat says and keeps; its greedy ids equal native onnxruntime's."""
+    """SwiftShader is a CPU WebGPU: correct but slow, so a short run through the widgets loop on
+    model.onnx. Then the chat answers on WebGPU, the device is destroyed mid-reply, and the reply starts
+    again on WASM, which the chat says and keeps; its greedy ids equal the WASM reference's."""
     folder, manifest = artifact
     context = launch(playwright, WEBGPU_ARGS)
     watch = Watch(context, base_url)
@@ -731,7 +757,7 @@ short_run
     }""", [PROMPT, n, path])
     kind, ids = got
     assert kind == "webgpu"
-    assert [ids] == native_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY))
+    assert [ids] == reference_greedy(folder, manifest, [PROMPT], GenerationConfig(n, GREEDY), runtime="webgpu")
 
     status = load_model(page)
     assert status.startswith("Ready on WebGPU")
@@ -759,8 +785,8 @@ short_run
     assert again.inner_text().strip()
     context.close()
     settings = dict(live_chat.initial_state({}, BuildContext())["settings"], temperature=0.0)
-    native = native_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))[0]
-    assert len(wasm_ids) > 5 and wasm_ids == native[:len(wasm_ids)]
+    reference = reference_greedy(*plain, [LONG_PROMPT], live_chat.generation_config(settings))[0]
+    assert len(wasm_ids) > 5 and wasm_ids == reference[:len(wasm_ids)]
     assert not watch.foreign, watch.foreign
     # what the destroyed device itself reports; nothing else may fail
     assert all(re.search(r"lost|destroy", e, re.I) for e in watch.errors), watch.errors

@@ -71,5 +71,8 @@ class Watch:
         page.on("pageerror", lambda e: self.errors.append(str(e)))
         return page
 
-    def model_requests(self, manifest):
-        return [u for u in self.requests if u.endswith("/" + manifest["onnx"]["file"])]
+    def model_requests(self, manifest, runtime="wasm"):
+        """Requests for the graph file ``runtime`` loads (WASM: the CPU file where there is one)."""
+        from widgets.manifest import Manifest
+        name = Manifest.from_dict(manifest).onnx.file_for(runtime).file
+        return [u for u in self.requests if u.endswith("/" + name)]

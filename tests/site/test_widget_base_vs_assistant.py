@@ -1,12 +1,12 @@
 """Base-vs-assistant lanes and the preference log-likelihoods: the build-time demos against an
-independent plain onnxruntime loop and transformers' template, and the widget's live run."""
+independent plain loop on the same WASM session and transformers' template, and the widget's
+live run."""
 
 import asyncio
 import json
 from pathlib import Path
 
 import numpy as np
-import onnxruntime as ort
 import pytest
 
 from gguf_tokenizer import hf_tokenizer
@@ -30,40 +30,30 @@ def manifest(default_artifact):
 
 
 class PlainLoop:
-    """An independent onnxruntime loop (numpy only, no widgets code): ``feed(ids)`` runs ids after
-    everything fed before, with the caches, and returns the last position's logits."""
+    """An independent loop (numpy only, none of the widgets' generation code) over the session the
+    demos ran on: the browser's WASM session under Node (widgets/backend_node.py), which computes
+    what a WASM reader's page does. ``feed(ids)`` runs ids after everything fed before and returns
+    the last position's whole row of logits."""
 
-    def __init__(self, folder, manifest):
-        self.onnx = manifest["onnx"]
-        self.session = ort.InferenceSession(str(Path(folder) / self.onnx["file"]), providers=["CPUExecutionProvider"])
-        self.types = {i.name: i.type for i in self.session.get_inputs()}
-        self.outputs = [self.onnx["outputs"]["logits"]] + [c["output"] for c in self.onnx["cache"]]
+    def __init__(self, folder):
+        from widgets.backend_node import NodeBackend
+        self.backend = NodeBackend.from_artifact(folder, runtime=D.RUNTIME)
 
     def start(self):
-        self.done = 0
-        self.caches = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], dtype=np.float32)
-                       for c in self.onnx["cache"]}
+        self.backend.reset()
         return self
 
     def feed(self, ids):
-        inputs = self.onnx["inputs"]
-        feed = {inputs["input_ids"]: np.array([ids], dtype=np.int64), **self.caches}
-        if inputs.get("position_ids"):
-            feed[inputs["position_ids"]] = np.arange(self.done, self.done + len(ids), dtype=np.int64)[None]
-        if inputs.get("attention_mask"):
-            feed[inputs["attention_mask"]] = np.ones((1, self.done + len(ids)), dtype=np.int64)
-        for name in feed:
-            if "int32" in self.types[name]:
-                feed[name] = feed[name].astype(np.int32)
-        logits, *present = self.session.run(self.outputs, feed)
-        self.caches = {c["input"]: v for c, v in zip(self.onnx["cache"], present)}
-        self.done += len(ids)
-        return logits[0, -1].astype(np.float64)
+        asyncio.run(self.backend.feed(list(ids)))
+        row = asyncio.run(self.backend.top(self.backend.vocab_size))
+        return np.array(row.logits, dtype=np.float64)
 
 
 @pytest.fixture(scope="module")
-def plain(default_artifact, manifest):
-    return PlainLoop(default_artifact, manifest)
+def plain(default_artifact):
+    loop = PlainLoop(default_artifact)
+    yield loop
+    loop.backend.close()
 
 
 def test_lane_prompts_match_transformers(demos):
@@ -133,21 +123,21 @@ def test_demos_are_cached_by_model_and_inputs(default_artifact, demos, manifest)
     before = path.stat().st_mtime_ns
     assert D.ensure(default_artifact) == demos
     assert path.stat().st_mtime_ns == before
-    assert demos["key"] == D.inputs_key(manifest["onnx"]["sha256"])
+    assert demos["key"] == D.inputs_key(manifest["onnx"]["cpu"]["sha256"])   # the file WASM readers run
 
 
-class NativeRuntime:
-    """What backend_browser's Runtime offers a widget, over native onnxruntime."""
+class NodeRuntime:
+    """What backend_browser's Runtime offers a widget, over the WASM session under Node."""
 
     cancel = None
 
     def __init__(self, folder):
-        from widgets.backend_native import NativeBackend
+        from widgets.backend_node import NodeBackend
         from widgets.generation import Generator
         from widgets.manifest import Manifest
         from widgets.tokenizer import Tokenizer
         info = Manifest.load(folder)
-        backend = NativeBackend.from_artifact(folder)
+        backend = NodeBackend.from_artifact(folder, runtime=D.RUNTIME)   # as the demos ran
         tokenizer = Tokenizer.from_file(Path(folder) / info.tokenizer.file)
         self.model = type("Model", (), {"info": info, "backend": backend, "tokenizer": tokenizer,
                                         "generator": Generator(backend, tokenizer.id_to_bytes, info.tokenizer.stop_ids)})
@@ -183,10 +173,13 @@ def test_widget_renders_the_lanes_and_runs_them_again(ctx, demos, default_artifa
     state = B.update(state, "prompt", "2")
     assert state["current"] == 2 and state["live"] == {}
 
+    runtime = NodeRuntime(default_artifact)
+
     async def collect():
-        return [s async for s in B.run(state, "run", None, NativeRuntime(default_artifact))]
+        return [s async for s in B.run(state, "run", None, runtime)]
 
     final = asyncio.run(collect())[-1]
+    runtime.model.backend.close()
     assert final["status"] == "Both lanes match the build-time text, token for token."
     lanes = demos["lanes"][D.PROMPTS[2]]
     for lane in ("raw", "chat"):
