@@ -45,7 +45,6 @@ NO_FEATURE = {
 def initial_state(options: dict, ctx) -> dict:
     manifest = ctx.manifest
     model = manifest.get("model", {})
-    files = manifest.get("files", {})
     template = manifest.get("chat_template", {})
     features = template.get("features", {})
     system = options.get("system")
