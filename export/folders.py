@@ -47,6 +47,12 @@ def staging(out: Path):
 
 
 def replace(tmp: Path, out: Path):
+    # every file readable like the folder's others (onnx writes external data owner-only)
+    umask = os.umask(0)
+    os.umask(umask)
+    for path in tmp.iterdir():
+        if path.is_file():
+            path.chmod(0o666 & ~umask)
     old = out.parent / f".{out.name}.old-{os.getpid()}"
     if out.exists():
         out.rename(old)

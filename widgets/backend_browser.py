@@ -43,6 +43,7 @@ from pyodide.ffi import create_proxy, jsnull
 
 from .backend import check_adapter_scale, check_feed
 from .build_context import BuildContext
+from .downloads import graph_files
 from .generation import Generator
 from .manifest import Manifest
 from .model_queue import ModelQueue
@@ -130,15 +131,17 @@ async def webgpu_problem() -> str:
     return _webgpu[0]
 
 
-async def _file(base: str, name: str, facts: dict, on_progress) -> object:
-    """The verified bytes of one artifact file (a JS Uint8Array inside a result object)."""
+async def _file(base: str, name: str, facts: dict, on_progress, into=None) -> object:
+    """The verified bytes of one artifact file (a JS Uint8Array inside a result object), written
+    into the Uint8Array ``into`` when one is given."""
     def report(loaded, total, source):
         if on_progress is not None:
             on_progress(name, int(loaded), int(total), str(source))
 
     proxy = create_proxy(report)
     try:
-        return await js.llmb.model.fetchVerified(base + name, facts["sha256"], facts["bytes"], proxy)
+        return await js.llmb.model.fetchVerified(base + name, facts["sha256"], facts["bytes"], proxy,
+                                                 jsnull if into is None else into)
     except Exception as e:  # JsException: the one-line reason fetchVerified gave
         raise RuntimeError(str(js.llmb.model.explain(e))) from None
     finally:
@@ -183,22 +186,44 @@ async def _load(model_path: str, kind: str, on_progress) -> Model:
         raise RuntimeError(f"{model_path}manifest.json: HTTP {response.status}")
     try:
         manifest = json.loads(await response.text())
-        files = manifest["files"]
-        # only the graph file this runtime runs: WebGPU model.onnx, WASM the CPU file
-        tok_name, onnx_name = manifest["tokenizer"]["file"], Manifest.from_dict(manifest).onnx.file_for(kind).file
-        tok_facts, onnx_facts = files[tok_name], files[onnx_name]
+        tok_name = manifest["tokenizer"]["file"]
+        tok_facts = manifest["files"][tok_name]
+        # only what this runtime runs: WebGPU model.onnx, WASM the CPU file and its weights
+        graph, *data = graph_files(manifest, kind)
+        Manifest.from_dict(manifest)    # the rest of it reads too
     except (ValueError, KeyError, TypeError) as e:
         raise RuntimeError(f"{model_path}manifest.json is cut off or damaged ({type(e).__name__}: {e})") from None
     tok = await _file(base, tok_name, tok_facts, on_progress)
     tokenizer = Tokenizer.from_str(tok.data.to_bytes().decode("utf-8"))
-    onnx = await _file(base, onnx_name, onnx_facts, on_progress)
+    # The graph and its external weights share one buffer: onnxruntime-web moves the graph's
+    # buffer to its worker (a transfer, not a copy), and the weights' views travel with it; it
+    # then copies each weight once into its tensor, instead of holding the file and a parsed copy
+    # of it in WASM memory too (export/build.py, CPU_DATA).
+    buffer = js.Uint8Array.new(sum(f["bytes"] for f in [graph, *data]))
+    views, start = [], 0
+    for f in [graph, *data]:
+        views.append(buffer.subarray(start, start + f["bytes"]))
+        start += f["bytes"]
+    del buffer
+    onnx = await _file(base, graph["file"], graph, on_progress, views[0])
+    weights = [await _file(base, f["file"], f, on_progress, view) for f, view in zip(data, views[1:])]
+    external = js.Array.new()
+    for f, got in zip(data, weights):
+        entry = js.Object.new()
+        entry.path, entry.data = f["file"], got.data
+        external.push(entry)
+    del views
     try:
-        session = await js.llmb.model.createSession(kind, onnx.data, js.JSON.parse(json.dumps(manifest)))
+        session = await js.llmb.model.createSession(kind, onnx.data, js.JSON.parse(json.dumps(manifest)), external)
     except Exception as e:  # JsException: ORT's message, made readable
         raise RuntimeError(str(js.llmb.model.explain(e))) from e
+    finally:
+        del external
     backend = BrowserBackend(session, manifest["model"]["vocab_size"], manifest["model"]["context_length"])
-    return Model(manifest, tokenizer, backend, kind, int(session.threads), str(onnx.source),
-                 str(onnx.note or tok.note or ""))
+    biggest = weights[-1] if weights else onnx      # where most of the bytes came from
+    notes = [str(f.note) for f in (biggest, onnx, tok) if f.note]
+    return Model(manifest, tokenizer, backend, kind, int(session.threads), str(biggest.source),
+                 notes[0] if notes else "")
 
 
 class Flag:

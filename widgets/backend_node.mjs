@@ -3,6 +3,7 @@
 // per line on stdin, one JSON reply per line on stdout.
 //   node backend_node.mjs LLMB_MODEL_MJS MODEL.onnx MANIFEST.json
 import fs from "node:fs";
+import path from "node:path";
 import readline from "node:readline";
 import { pathToFileURL } from "node:url";
 import * as ort from "onnxruntime-web";
@@ -12,8 +13,13 @@ const { ModelSession } = await import(pathToFileURL(modulePath).href);
 const manifest = JSON.parse(fs.readFileSync(manifestPath, "utf8"));
 ort.env.wasm.numThreads = 1; // the same products as the page's threads (work is split by rows, not sums)
 ort.env.logLevel = "error";
+// the graph's external weights, as the page passes them (llmb-model.js createSession)
+const graph = [manifest.onnx, manifest.onnx.cpu].find((f) => f && modelPath.endsWith("/" + f.file));
+const externalData = graph?.data
+  ? [{ path: graph.data.file, data: fs.readFileSync(path.join(path.dirname(modelPath), graph.data.file)) }] : [];
 const session = await ort.InferenceSession.create(fs.readFileSync(modelPath), {
   executionProviders: ["wasm"], graphOptimizationLevel: "all", logSeverityLevel: 3,
+  ...(externalData.length ? { externalData } : {}),
 });
 const model = new ModelSession(ort, session, manifest.onnx, "wasm");
 

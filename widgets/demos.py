@@ -30,6 +30,7 @@ from pathlib import Path
 from .chat import Chat
 from .chat_mode import mode_for
 from .chat_template import render
+from .downloads import graph_files
 from .generation import GenerationConfig, Generator
 from .manifest import Manifest
 from .predictions import Recorder
@@ -79,6 +80,13 @@ def inputs_key(model_sha256: str) -> str:
     blob = json.dumps([VERSION, model_sha256, PROMPTS, MAX_NEW_TOKENS, PREFERENCE_PROMPT,
                        PREFERENCE_ANSWERS, ADAPTER_REQUESTS, ADAPTER_MAX_NEW_TOKENS], sort_keys=True)
     return hashlib.sha256(blob.encode()).hexdigest()
+
+
+def _weights_sha(folder) -> str:
+    """The sha256 of what the demos' runtime loads: its graph, and its weights file where the
+    graph keeps them apart (widgets/downloads.py)."""
+    manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
+    return "+".join(f["sha256"] for f in graph_files(manifest, RUNTIME))
 
 
 def lane_prompts(tokenizer, template: str, prompt: str) -> dict:
@@ -196,7 +204,7 @@ async def _compute(folder: Path, backend) -> dict:
         logp[key] = await sequence_logprob(backend, prompt_ids, ids)
         tokens[key] = len(ids)
     return {
-        "key": inputs_key(manifest.onnx.file_for(RUNTIME).sha256),
+        "key": inputs_key(_weights_sha(folder)),
         "model": {"name": manifest.model.name, "file": manifest.onnx.file_for(RUNTIME).file,
                   "sha256": manifest.onnx.file_for(RUNTIME).sha256},
         "max_new_tokens": MAX_NEW_TOKENS,
@@ -212,7 +220,7 @@ def ensure(artifact_dir) -> dict:
     """demos.json of ``artifact_dir``, recomputed when missing or made for other inputs."""
     folder = Path(artifact_dir)
     path = folder / FILE
-    key = inputs_key(Manifest.load(folder).onnx.file_for(RUNTIME).sha256)
+    key = inputs_key(_weights_sha(folder))
     if path.is_file():
         demos = json.loads(path.read_text(encoding="utf-8"))
         if demos.get("key") == key:

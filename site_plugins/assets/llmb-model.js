@@ -63,16 +63,9 @@ function mb(n) {
   return (n / 1e6).toFixed(1);
 }
 
-async function download(url, total, onProgress) {
-  const name = fileName(url);
-  let response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`${name} could not be downloaded (${e.message})`);
-  }
-  if (!response.ok) throw new Error(`${name} could not be downloaded: HTTP ${response.status}`);
-  const buffer = new Uint8Array(total);
+// The body of `response` into `buffer` (exactly buffer.length bytes), with progress.
+async function readInto(response, buffer, name, source, onProgress) {
+  const total = buffer.length;
   const reader = response.body.getReader();
   let loaded = 0;
   let lastReport = 0;
@@ -85,22 +78,39 @@ async function download(url, total, onProgress) {
     }
     const { done, value } = chunk;
     if (done) break;
-    if (loaded + value.length > total) throw new Error(`${name} is larger than its manifest says (${total} bytes)`);
+    if (loaded + value.length > total) {
+      reader.cancel().catch(() => {});
+      throw new Error(`${name} is larger than its manifest says (${total} bytes)`);
+    }
     buffer.set(value, loaded);
     loaded += value.length;
     if (performance.now() - lastReport > 100) {
       lastReport = performance.now();
-      onProgress?.(loaded, total, "network");
+      onProgress?.(loaded, total, source);
     }
   }
   if (loaded !== total) throw new Error(`the download of ${name} stopped at ${mb(loaded)} of ${mb(total)} MB`);
-  onProgress?.(loaded, total, "network");
+  onProgress?.(loaded, total, source);
   return buffer;
 }
 
+async function download(url, buffer, onProgress) {
+  const name = fileName(url);
+  let response;
+  try {
+    response = await fetch(url);
+  } catch (e) {
+    throw new Error(`${name} could not be downloaded (${e.message})`);
+  }
+  if (!response.ok) throw new Error(`${name} could not be downloaded: HTTP ${response.status}`);
+  return readInto(response, buffer, name, "network", onProgress);
+}
+
 // The file at `url` as bytes whose sha256 is `sha256`: from the Cache API when a good copy is
-// there, else downloaded with progress and stored. Returns {data, source, note}.
-export async function fetchVerified(url, sha256, total, onProgress) {
+// there, else downloaded with progress and stored. Returns {data, source, note}. `into`, a
+// Uint8Array of `total` bytes, receives them instead of a new array (several files can then share
+// one buffer, which onnxruntime-web hands to its worker without copying).
+export async function fetchVerified(url, sha256, total, onProgress, into = null) {
   const t0 = performance.now();
   let cache = null;
   let note = "";
@@ -112,8 +122,13 @@ export async function fetchVerified(url, sha256, total, onProgress) {
   if (cache) {
     const hit = await cache.match(cacheKey(sha256));
     if (hit) {
-      const data = new Uint8Array(await hit.arrayBuffer());
-      if ((await sha256Hex(data)) === sha256) {
+      let data = null;
+      try {
+        data = await readInto(hit, into ?? new Uint8Array(total), fileName(url), "cache", onProgress);
+      } catch (e) {
+        // a cached copy of another length: damaged, like one with another sha256
+      }
+      if (data && (await sha256Hex(data)) === sha256) {
         onProgress?.(data.length, total, "cache");
         timings.fetch_ms = performance.now() - t0;
         return { data, source: "cache", note };
@@ -122,7 +137,7 @@ export async function fetchVerified(url, sha256, total, onProgress) {
       note = "the cached copy was damaged, so it was downloaded again";
     }
   }
-  const data = await download(url, total, onProgress);
+  const data = await download(url, into ?? new Uint8Array(total), onProgress);
   const got = await sha256Hex(data);
   if (got !== sha256) throw new Error(`the downloaded ${fileName(url)} is damaged: its sha256 is ${got.slice(0, 12)}…, the manifest says ${sha256.slice(0, 12)}…`);
   if (cache) {
@@ -151,13 +166,16 @@ function size(shape) {
   return shape.reduce((a, b) => a * b, 1);
 }
 
-export async function createSession(kind, modelBytes, manifest) {
+// `externalData`: [{path, data}] for a graph whose weights are in a file of their own (the CPU
+// file's model.cpu.onnx.data): onnxruntime copies each weight from it straight into its tensor.
+export async function createSession(kind, modelBytes, manifest, externalData = []) {
   const t0 = performance.now();
   let session;
   try {
     const ort = await loadOrt(kind);
     session = await ort.InferenceSession.create(modelBytes, {
       executionProviders: [kind],
+      ...(externalData.length ? { externalData } : {}),
       graphOptimizationLevel: "all",
       // ORT's native warnings (a few nodes kept on the CPU under WebGPU) reach console.error.
       logSeverityLevel: 3,

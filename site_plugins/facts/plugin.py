@@ -29,8 +29,8 @@ def facts_from_manifest(manifest: dict) -> dict:
         parameters_m=f"{m['parameters'] / 1e6:.1f}",
         file_mb=f"{onnx['bytes'] / 1e6:.0f}",
         quantization=onnx["quantization"]["weight_format"],
-        # the file WASM readers load (the same one when the export has no CPU file)
-        cpu_file_mb=f"{(onnx.get('cpu') or onnx)['bytes'] / 1e6:.0f}",
+        # what WASM readers load (model.onnx when the export has no CPU file): graph and weights
+        cpu_file_mb=f"{_graph_bytes(onnx.get('cpu') or onnx) / 1e6:.0f}",
         cpu_quantization=(onnx.get("cpu") or onnx)["quantization"]["weight_format"],
         special_tokens_count=str(len(tok["special_tokens"])),
     )
@@ -38,6 +38,11 @@ def facts_from_manifest(manifest: dict) -> dict:
     rows = "\n".join(f"| `{t}` | {i} |" for t, i in sorted(tok["special_tokens"].items(), key=lambda kv: kv[1]))
     facts["special_tokens_table"] = "| Special token | Id |\n|---|---|\n" + rows
     return facts
+
+
+def _graph_bytes(entry: dict) -> int:
+    """A graph file's bytes with those of its external weights, where it has them."""
+    return entry["bytes"] + (entry.get("data") or {}).get("bytes", 0)
 
 
 def posttrain_facts(manifest: dict) -> dict:

@@ -15,6 +15,7 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -24,6 +25,7 @@ from test_browser_chapter import axe_violations, embedded_state
 from widgets.backend_node import NodeBackend
 from widgets import live_chat
 from widgets.build_context import BuildContext
+from widgets.downloads import graph_files
 from widgets.generation import GenerationConfig, Generator
 from widgets.manifest import Manifest
 from widgets.sampling import GREEDY
@@ -648,7 +650,7 @@ def test_a_damaged_cached_copy_is_downloaded_again(wasm, base_url, artifact):
     _, manifest = artifact
     context, watch = wasm
     page = open_chat(context, watch, base_url)
-    sha = Manifest.from_dict(manifest).onnx.file_for("wasm").sha256      # the file WASM loaded
+    sha = graph_files(manifest, "wasm")[-1]["sha256"]      # the weights WASM loaded
     page.evaluate("""async (sha) => {
         const cache = await caches.open('llmb-models-v1');
         const key = new URL(`runtime/llmb-cache/sha256/${sha}`, llmb.siteURL).href;
@@ -675,7 +677,7 @@ def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_re
     page.goto(base_url + "chapter/")
     page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
     sizes = {name: entry["bytes"] for name, entry in manifest["files"].items()}
-    wasm_file = Manifest.from_dict(manifest).onnx.file_for("wasm")     # what a WASM reader downloads
+    wasm_file = SimpleNamespace(**graph_files(manifest, "wasm")[-1])     # the weights a WASM reader downloads
     manifest_text = json.dumps(manifest)
     cuts = [
         ("**/manifest.json", lambda route: route.fulfill(status=200, body=manifest_text[:len(manifest_text) // 2],

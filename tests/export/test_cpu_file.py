@@ -1,6 +1,7 @@
 """The CPU file (export/smooth.py, quantize.for_cpu): int8 kernels that onnxruntime-web's WASM
 build has, accuracy recovered by smoothing, the embedding kept as GGUF Q8_0 blocks, and the
 adapter's branches carried over exactly."""
+import hashlib
 import json
 from pathlib import Path
 
@@ -130,6 +131,30 @@ def test_the_default_export_has_a_verified_cpu_file(default_artifact, manifest):
     vocab, hidden = manifest["model"]["vocab_size"], manifest["model"]["hidden_size"]
     big = [(i.name, i.data_type) for i in proto.graph.initializer if np.prod(i.dims) >= vocab * hidden]
     assert big == [("model.embed_tokens.codes", TensorProto.UINT8)]
+
+
+def test_the_cpu_file_keeps_its_weights_in_a_data_file_the_manifest_lists(default_artifact, manifest):
+    """onnxruntime-web copies external weights once, straight into their tensors: the graph
+    file holds no weight of any size, and the data file is listed like every other file."""
+    cpu = manifest["onnx"]["cpu"]
+    data = cpu["data"]
+    assert data["file"] == "model.cpu.onnx.data"
+    assert manifest["files"][data["file"]] == {"sha256": data["sha256"], "bytes": data["bytes"]}
+    path = default_artifact / data["file"]
+    assert path.stat().st_size == data["bytes"] and hashlib.sha256(path.read_bytes()).hexdigest() == data["sha256"]
+    # as readable as its neighbours (onnx writes external data for its owner only)
+    assert path.stat().st_mode & 0o777 == (default_artifact / "model.onnx").stat().st_mode & 0o777
+    graph = onnx.load(str(default_artifact / cpu["file"]), load_external_data=False)
+    inline = [i.name for i in graph.graph.initializer
+              if i.data_location != TensorProto.EXTERNAL and np.prod(i.dims) * 4 > 1024]
+    assert inline == []
+    # every byte of the data file belongs to one weight
+    spans = sorted((int(e["offset"]), int(e["length"]))
+                   for i in graph.graph.initializer if i.data_location == TensorProto.EXTERNAL
+                   for e in [{x.key: x.value for x in i.external_data}])
+    assert sum(length for _, length in spans) <= data["bytes"] < sum(length for _, length in spans) + 4096 * len(spans)
+    assert all(a + la <= b for (a, la), (b, _) in zip(spans, spans[1:]))
+    assert cpu["bytes"] < 1_000_000 < data["bytes"]
 
 
 def test_the_cpu_file_agrees_with_torch_on_unseen_chats(default_artifact):

@@ -72,7 +72,8 @@ class Watch:
         return page
 
     def model_requests(self, manifest, runtime="wasm"):
-        """Requests for the graph file ``runtime`` loads (WASM: the CPU file where there is one)."""
-        from widgets.manifest import Manifest
-        name = Manifest.from_dict(manifest).onnx.file_for(runtime).file
+        """Requests for the file that carries the weights ``runtime`` loads (WebGPU model.onnx;
+        WASM the CPU file's data file where there is one)."""
+        from widgets.downloads import graph_files
+        name = graph_files(manifest, runtime)[-1]["file"]
         return [u for u in self.requests if u.endswith("/" + name)]

@@ -52,7 +52,8 @@ def test_facts_come_from_the_manifest(chapter, manifest):
     assert f"{m['context_length']:,} tokens of context" in text
     assert f"about {manifest['onnx']['bytes'] / 1e6:.0f} MB" in text
     cpu = manifest["onnx"]["cpu"]
-    assert f"({cpu['bytes'] / 1e6:.0f} MB with {cpu['quantization']['weight_format']} weights for browsers" in text
+    cpu_mb = (cpu["bytes"] + cpu["data"]["bytes"]) / 1e6                # the graph and its weights
+    assert f"({cpu_mb:.0f} MB with {cpu['quantization']['weight_format']} weights for browsers" in text
     for token, token_id in manifest["tokenizer"]["special_tokens"].items():
         assert f"<td><code>{html.escape(token)}</code></td>\n<td>{token_id}</td>" in chapter
     assert f"(id {manifest['tokenizer']['special_tokens']['<|im_end|>']})" in text

@@ -23,6 +23,14 @@ def test_placeholders_take_the_manifest_values():
                                     "end of turn is 2.")
 
 
+def test_the_cpu_file_size_counts_its_weights_file():
+    manifest = {**MANIFEST, "onnx": {**MANIFEST["onnx"], "cpu": {
+        "bytes": 207_042, "quantization": {"weight_format": "int8"},
+        "data": {"file": "model.cpu.onnx.data", "bytes": 245_761_280}}}}
+    assert fill("{{ model.cpu_file_mb }} MB of {{ model.cpu_quantization }}", manifest) == "246 MB of int8"
+    assert fill("{{ model.cpu_file_mb }}", MANIFEST) == "99"
+
+
 def test_special_token_table_is_ordered_by_id():
     table = facts_from_manifest(MANIFEST)["special_tokens_table"].splitlines()
     assert table[2:] == ["| `<|endoftext|>` | 0 |", "| `<|im_start|>` | 1 |", "| `<|im_end|>` | 2 |"]

@@ -75,9 +75,10 @@ def test_live_chat_is_rendered_statically(site, manifest):
     files, onnx_ = manifest["files"], manifest["onnx"]
     tokenizer = files["tokenizer.json"]["bytes"]
     sizes = state["model"]["downloads"]
-    # a reader downloads the tokenizer and the one graph file of their runtime
+    # a reader downloads the tokenizer and the one graph of their runtime, with its weights file
+    cpu = onnx_["cpu"]
     assert sizes == {"webgpu": tokenizer + files[onnx_["file"]]["bytes"],
-                     "wasm": tokenizer + files[onnx_["cpu"]["file"]]["bytes"]}
+                     "wasm": tokenizer + files[cpu["file"]]["bytes"] + files[cpu["data"]["file"]]["bytes"]}
     body = m.group(2)
     for hook in ("chat-load", "chat-input", "chat-send", "chat-stop", "chat-status"):
         assert f'data-testid="{hook}"' in body

@@ -123,7 +123,8 @@ def test_demos_are_cached_by_model_and_inputs(default_artifact, demos, manifest)
     before = path.stat().st_mtime_ns
     assert D.ensure(default_artifact) == demos
     assert path.stat().st_mtime_ns == before
-    assert demos["key"] == D.inputs_key(manifest["onnx"]["cpu"]["sha256"])   # the file WASM readers run
+    cpu = manifest["onnx"]["cpu"]                    # what WASM readers run: the graph and its weights
+    assert demos["key"] == D.inputs_key(f"{cpu['sha256']}+{cpu['data']['sha256']}")
 
 
 class NodeRuntime:

@@ -97,10 +97,13 @@ def state():
 
 
 def test_the_load_button_names_the_download_of_the_chosen_runtime():
-    """With a CPU file, WASM downloads it and WebGPU model.onnx; the tokenizer goes with either."""
+    """With a CPU file, WASM downloads its graph and weights and WebGPU model.onnx; the tokenizer
+    goes with either."""
     manifest = copy.deepcopy(MANIFEST)
-    manifest["onnx"]["cpu"] = {"file": "model.cpu.onnx", "sha256": "2" * 64, "bytes": 246_000_000}
-    manifest["files"]["model.cpu.onnx"] = {"sha256": "2" * 64, "bytes": 246_000_000}
+    manifest["onnx"]["cpu"] = {"file": "model.cpu.onnx", "sha256": "2" * 64, "bytes": 200_000,
+                               "data": {"file": "model.cpu.onnx.data", "sha256": "3" * 64, "bytes": 245_800_000}}
+    manifest["files"]["model.cpu.onnx"] = {"sha256": "2" * 64, "bytes": 200_000}
+    manifest["files"]["model.cpu.onnx.data"] = {"sha256": "3" * 64, "bytes": 245_800_000}
     s = L.initial_state({}, BuildContext(manifest=manifest, model_path="models/counting/"))
     assert Manifest.from_dict(manifest).onnx.file_for("wasm").file == "model.cpu.onnx"
     labels = {}
