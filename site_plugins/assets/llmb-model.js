@@ -200,6 +200,9 @@ export async function createSession(kind, modelBytes, manifest, externalData = [
   return modelSession;
 }
 
+// The most tokens one WebGPU run reads (ModelSession.feed).
+export const WEBGPU_RUN = 16;
+
 // One conversation's KV cache on top of an InferenceSession (see widgets/backend.py for the
 // interface this serves: feed, top, truncate, reset, length).
 export class ModelSession {
@@ -241,8 +244,16 @@ export class ModelSession {
   }
 
   async feed(ids) {
-    if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
     ids = Array.from(ids);
+    // On WebGPU a prefill of 32 tokens or more in one run computes wrong scores (onnxruntime-web
+    // 1.30, SwiftShader: 34 tokens at once gave another top-1 margin than WASM, the same tokens fed
+    // as 21 + 13 matched WASM exactly), so it goes in runs of at most WEBGPU_RUN tokens.
+    const step = this.kind === "webgpu" ? WEBGPU_RUN : ids.length;
+    for (let i = 0; i < ids.length; i += step) await this.feedOnce(ids.slice(i, i + step));
+  }
+
+  async feedOnce(ids) {
+    if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
     const { ort, io } = this;
     const n = ids.length;
     const start = this._length;

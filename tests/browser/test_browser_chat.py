@@ -726,6 +726,38 @@ def test_a_full_cache_keeps_the_model_in_memory(playwright, base_url, artifact):
     assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
 
 
+def test_a_long_prompt_on_webgpu_scores_as_on_wasm(playwright, base_url, artifact):
+    """One feed of 40 tokens (a chat's first prompt is about that long): on SwiftShader a single
+    WebGPU run of 32 tokens or more scored them wrong (the top-1 logit 0.8 off), so ModelSession
+    feeds WebGPU in runs of at most WEBGPU_RUN tokens; WASM on the same model.onnx is the reference."""
+    _, manifest = artifact
+    context = launch(playwright, WEBGPU_ARGS)
+    watch = Watch(context, base_url)
+    page = open_chat(context, watch, base_url)
+    path = f"models/{manifest['model']['slug']}/"
+    got = page.evaluate("""async (path) => {
+        const model = llmb.model;
+        const base = new URL(path, llmb.siteURL).href;
+        const manifest = await (await fetch(base + 'manifest.json')).json();
+        const f = manifest.files[manifest.onnx.file];
+        const bytes = (await model.fetchVerified(base + manifest.onnx.file, f.sha256, f.bytes)).data;
+        const ids = Array.from({ length: 40 }, (_, i) => 200 + (i * 37) % 3000);
+        const out = {};
+        for (const kind of ['webgpu', 'wasm']) {
+            const session = await model.createSession(kind, bytes.slice(), manifest);
+            await session.feed(ids);
+            const best = session.top(3);
+            out[kind] = [Array.from(best.ids), Array.from(best.logits)];
+        }
+        out.run = model.WEBGPU_RUN;
+        return out;
+    }""", path)
+    context.close()
+    assert got["run"] < 32
+    assert got["webgpu"][0] == got["wasm"][0]
+    assert max(abs(a - b) for a, b in zip(got["webgpu"][1], got["wasm"][1])) < 0.05, got
+
+
 def test_webgpu_short_greedy_run_matches_native_and_a_lost_device_falls_back_to_wasm(playwright, base_url, artifact, plain):
     """SwiftShader is a CPU WebGPU: correct but slow, so a short run through the widgets loop on
     model.onnx. Then the chat answers on WebGPU, the device is destroyed mid-reply, and the reply starts
