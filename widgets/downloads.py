@@ -7,8 +7,8 @@ external weights where it has them (the CPU file keeps its weights in ``model.cp
     ...              "data": {"file": "c.onnx.data", "sha256": "1" * 64, "bytes": 198}}},
     ...     "files": {"t.json": {"sha256": "2" * 64, "bytes": 10}, "m.onnx": {"sha256": "3" * 64, "bytes": 100},
     ...               "c.onnx": {"sha256": "0" * 64, "bytes": 2}, "c.onnx.data": {"sha256": "1" * 64, "bytes": 198}}}
-    >>> [f["file"] for f in runtime_files(manifest, "wasm")], graph_files(manifest, "webgpu")[0]["file"]
-    (['t.json', 'c.onnx', 'c.onnx.data'], 'm.onnx')
+    >>> [f["file"] for f in graph_files(manifest, "wasm")], [f["file"] for f in graph_files(manifest, "webgpu")]
+    (['c.onnx', 'c.onnx.data'], ['m.onnx'])
     >>> sizes = download_sizes(manifest)
     >>> sizes
     {'webgpu': 110, 'wasm': 210}
@@ -31,12 +31,6 @@ def graph_files(manifest: dict, runtime: str) -> list[dict]:
     """The graph ``runtime`` loads, then its external data file if it has one: each as
     ``{"file", "sha256", "bytes"}`` from the manifest's ``files`` (KeyError when one is missing)."""
     return [{"file": name, **manifest["files"][name]} for name in _graph_names(manifest, runtime)]
-
-
-def runtime_files(manifest: dict, runtime: str) -> list[dict]:
-    """Everything ``runtime`` downloads, in the order it needs them: tokenizer first."""
-    name = manifest["tokenizer"]["file"]
-    return [{"file": name, **manifest["files"][name]}] + graph_files(manifest, runtime)
 
 
 def download_sizes(manifest: dict) -> dict:
