@@ -23,8 +23,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from widgets.generation import GenerationConfig, Generator  # noqa: E402
-from widgets.sampling import Candidates, SamplingConfig  # noqa: E402
+from core.generation import GenerationConfig, Generator  # noqa: E402
+from core.sampling import Candidates, SamplingConfig  # noqa: E402
 
 TARGET_MS = 1.0
 
@@ -76,10 +76,10 @@ def bench_stand_in(tokens, token_bytes):
 
 
 def bench_artifact(folder, tokens):
-    from widgets.backend_native import NativeBackend
-    from widgets.chat import Chat
-    from widgets.manifest import Manifest
-    from widgets.tokenizer import Tokenizer
+    from core.backend_native import NativeBackend
+    from core.chat import Chat
+    from core.manifest import Manifest
+    from core.tokenizer import Tokenizer
 
     manifest = Manifest.load(folder)
     tok = Tokenizer.from_file(Path(folder) / manifest.tokenizer.file)

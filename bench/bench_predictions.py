@@ -19,12 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from widgets.backend_native import NativeBackend  # noqa: E402
-from widgets.chat_mode import DEFAULT_SETTINGS, generation_config  # noqa: E402
-from widgets.generation import GenerationConfig, Generator  # noqa: E402
-from widgets.manifest import Manifest  # noqa: E402
+from core.backend_native import NativeBackend  # noqa: E402
+from core.chat_mode import DEFAULT_SETTINGS, generation_config  # noqa: E402
+from core.generation import GenerationConfig, Generator  # noqa: E402
+from core.manifest import Manifest  # noqa: E402
 from widgets.predictions import Recorder  # noqa: E402
-from widgets.tokenizer import Tokenizer  # noqa: E402
+from core.tokenizer import Tokenizer  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper who befriends a seal."
 

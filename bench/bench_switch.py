@@ -19,9 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from export import site_model  # noqa: E402
-from widgets.backend_native import NativeBackend  # noqa: E402
-from widgets.manifest import Manifest  # noqa: E402
-from widgets.tokenizer import Tokenizer  # noqa: E402
+from core.backend_native import NativeBackend  # noqa: E402
+from core.manifest import Manifest  # noqa: E402
+from core.tokenizer import Tokenizer  # noqa: E402
 
 PROMPT = "Write a long story about a lighthouse keeper who befriends a seal."
 

@@ -1,4 +1,4 @@
-"""Encode throughput of widgets.tokenizer against Hugging Face `tokenizers`, in one run.
+"""Encode throughput of core.tokenizer against Hugging Face `tokenizers`, in one run.
 
     .venv/bin/python bench/bench_tokenizer.py [path/to/tokenizer.json]
 
@@ -17,7 +17,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests" / "helpers")]
 from tokenizers import Tokenizer as HFTokenizer  # noqa: E402
 
 from tokenizer_corpus import corpus  # noqa: E402
-from widgets.tokenizer import Tokenizer  # noqa: E402
+from core.tokenizer import Tokenizer  # noqa: E402
 
 
 def best_of(fn, repeat=3):

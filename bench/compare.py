@@ -36,9 +36,9 @@ PASSAGES = [
 
 def workload(folder: Path, tokens: int, short: int, long: int) -> tuple[dict, dict]:
     """The same work as token ids (the ONNX rows) and as text (wllama tokenizes its own)."""
-    from widgets.chat_template import render
-    from widgets.manifest import Manifest
-    from widgets.tokenizer import Tokenizer
+    from core.chat_template import render
+    from core.manifest import Manifest
+    from core.tokenizer import Tokenizer
 
     manifest = Manifest.load(folder)
     tok = Tokenizer.from_file(folder / manifest.tokenizer.file)

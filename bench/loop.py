@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from widgets.generation import GenerationConfig, Generator
-from widgets.sampling import GREEDY
+from core.generation import GenerationConfig, Generator
+from core.sampling import GREEDY
 
 
 class Clocked:

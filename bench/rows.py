@@ -70,9 +70,9 @@ def _native_child(folder: str) -> None:
     import resource
 
     from bench.loop import suite
-    from widgets.backend_native import NativeBackend
-    from widgets.manifest import Manifest
-    from widgets.tokenizer import Tokenizer
+    from core.backend_native import NativeBackend
+    from core.manifest import Manifest
+    from core.tokenizer import Tokenizer
 
     work = json.loads(sys.stdin.read())
     manifest = Manifest.load(folder)
@@ -193,7 +193,7 @@ def pyodide(playwright, url: str, work: dict, slug: str) -> dict:
             await py.runPythonAsync(`
 import sys, js
 sys.path.insert(0, '/bench')
-from widgets import backend_browser as bb
+from core import backend_browser as bb
 import bench_loop
 model = await bb.load_model(${JSON.stringify(path)}, "wasm")
 `);

@@ -30,7 +30,7 @@ COMMON_CODE = ("build.py", "decoder.py", "fingerprint.py", "gguf_blocks.py", "gr
 KIND_CODE = {"gguf": ("gguf_source.py",), "hf": ("hf_source.py",)}
 # the evaluation an adapter export runs (its chat configuration included)
 ADAPTER_CODE = ("posttrain/data.py", "posttrain/evaluate.py", "posttrain/freegen.py", "posttrain/plain.py",
-                "posttrain/record.py", "../widgets/chat_mode.py")
+                "posttrain/record.py", "../core/chat_mode.py")
 
 
 def code_hash(kind: str, adapter: bool = False) -> str:
@@ -176,7 +176,7 @@ def _evaluate_posttrain(tmp, manifest, path, preset, keep_source_quant, log, ada
 def _apply_adapter(src, adapter, log):
     """The adapter's template becomes the artifact's, and the torch reference that verification
     compares with gets the adapter folded into its float32 weights."""
-    from widgets.chat_template import load as load_template
+    from core.chat_template import load as load_template
     missing = sorted(n for n in adapter.weights if n not in src.weights)
     if missing:
         raise ExportError(f"adapter {adapter.name}: {missing[0]} is not a weight of this model")

@@ -22,7 +22,7 @@ class Adapter:
     bytes: int                # size of adapter.npz
     rank: int
     alpha: float
-    template: str             # file name in widgets/templates/ the adapter was trained with
+    template: str             # file name in core/templates/ the adapter was trained with
     weights: dict             # weight name -> (A [rank, in], B [out, rank]) float32
     recipe: dict              # recipe.json: seed, data, LoRA and optimizer settings
     losses: list              # the masked loss of every training step (training_log.json)

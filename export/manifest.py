@@ -1,10 +1,10 @@
 """manifest.json: the contract between export and everything downstream. Documented for authors
 in docs/authors/manifest.md; its reader, and the schema version both sides use, are in
-widgets/manifest.py."""
+core/manifest.py."""
 import json
 import platform
 
-from widgets.manifest import SCHEMA_VERSION
+from core.manifest import SCHEMA_VERSION
 
 from .sources import file_sha256
 

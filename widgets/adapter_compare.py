@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from html import escape
 
-from .downloads import download_sizes, size_text
+from core.downloads import download_sizes, size_text
 from .demos import ADAPTER_REQUESTS, adapter_lane, from_ctx
 from .glossary import mark
 from .live_lanes import each_lane, run_live

@@ -13,14 +13,14 @@ import copy
 from html import escape
 
 from . import predictions
-from .chat_mode import mode_for
-from .downloads import download_sizes, size_text
+from core.chat_mode import mode_for
+from core.downloads import download_sizes, size_text
 from .demos import PROMPTS, from_ctx, lane_prompts
-from .generation import GenerationConfig, Generator
+from core.generation import GenerationConfig, Generator
 from .glossary import mark
 from .live_lanes import each_lane, run_live
 from .markup import choices
-from .sampling import GREEDY
+from core.sampling import GREEDY
 
 RUN_ACTIONS = ("run",)
 CANCEL_ACTIONS = ("stop",)

@@ -14,7 +14,7 @@ import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .tokenizer import Tokenizer
+from core.tokenizer import Tokenizer
 
 
 @dataclass(frozen=True)

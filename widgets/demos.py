@@ -27,16 +27,15 @@ import json
 import math
 from pathlib import Path
 
-from .chat import Chat
-from .chat_mode import mode_for
-from .chat_template import render
-from .downloads import graph_files
-from .generation import GenerationConfig, Generator
-from .manifest import Manifest
+from core.chat import Chat
+from core.chat_mode import mode_for
+from core.chat_template import render
+from core.generation import GenerationConfig, Generator
+from core.manifest import Manifest
 from .predictions import Recorder
-from .sampling import GREEDY
-from .tokenizer import Tokenizer
-from .tools import default_toolbox
+from core.sampling import GREEDY
+from core.tokenizer import Tokenizer
+from core.tools import default_toolbox
 
 VERSION = 6
 # The runtime the demos run as: WASM, which every reader has, on its own arithmetic
@@ -84,9 +83,8 @@ def inputs_key(model_sha256: str) -> str:
 
 def _weights_sha(folder) -> str:
     """The sha256 of what the demos' runtime loads: its graph, and its weights file where the
-    graph keeps them apart (widgets/downloads.py)."""
-    manifest = json.loads((Path(folder) / "manifest.json").read_text(encoding="utf-8"))
-    return "+".join(f["sha256"] for f in graph_files(manifest, RUNTIME))
+    graph keeps them apart (``OnnxFile.downloads``)."""
+    return "+".join(f.sha256 for f in Manifest.load(folder).onnx.file_for(RUNTIME).downloads)
 
 
 def lane_prompts(tokenizer, template: str, prompt: str) -> dict:
@@ -164,7 +162,7 @@ async def sequence_logprob(backend, prompt: list, continuation: list) -> float:
 async def compute(artifact_dir) -> dict:
     """Run the model over every demo input, on the browser's WASM session under Node
     (backend_node.py), so that a WASM reader's "Run live" reproduces every token."""
-    from .backend_node import NodeBackend   # a Node child process: not in the browser
+    from core.backend_node import NodeBackend   # a Node child process: not in the browser
 
     folder = Path(artifact_dir)
     backend = NodeBackend.from_artifact(folder, runtime=RUNTIME)

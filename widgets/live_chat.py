@@ -2,7 +2,7 @@
 
 A fence ``name: live_chat`` (options: ``temperature``, ``top_p``, ``max_new_tokens``, ``system``,
 ``backend``) renders the chat with the model not loaded yet. ``load`` and ``send`` are long jobs
-that go through ``run`` with a runtime (widgets/backend_browser.py) that loads the model and
+that go through ``run`` with a runtime (widgets/page.py) that loads the model and
 shows intermediate states; everything else is ``update``.
 
     >>> from widgets.build_context import BuildContext
@@ -21,12 +21,12 @@ import random
 import time
 
 from . import safe_markdown
-from .chat import Chat
-from .downloads import download_sizes, size_text
-from .chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
-from .model_queue import WAITING, StoppedWaiting
+from core.chat import Chat
+from core.downloads import download_sizes, size_text
+from core.chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
+from core.model_queue import WAITING, StoppedWaiting
 from . import predictions
-from .tools import default_toolbox
+from core.tools import default_toolbox
 
 RUN_ACTIONS = ("load", "send")
 # Each stops a streaming reply; choosing another runtime then asks to load it.
@@ -52,11 +52,11 @@ def initial_state(options: dict, ctx) -> dict:
         "model": {
             "name": model.get("name", "the model"),
             "path": ctx.model_path,
-            "downloads": download_sizes(manifest),  # bytes per runtime (widgets/downloads.py)
+            "downloads": download_sizes(manifest),  # bytes per runtime (core/downloads.py)
         },
         "features": {"think": bool(features.get("think")), "tools": bool(features.get("tools"))},
         "system": system,
-        # which model answers with both toggles off, and with either on (widgets/chat_mode.py)
+        # which model answers with both toggles off, and with either on (core/chat_mode.py)
         "who": {"off": mode_for(manifest, system=system).who, "on": mode_for(manifest, True, True, system).who}
         if model else {},
         "phase": "idle",  # idle | loading | ready | generating
@@ -129,7 +129,7 @@ def update(state: dict, action: str, value) -> dict:
 
 def _chat(state: dict, model) -> tuple:
     """A Chat on the loaded model holding the state's messages, configured for the toggles
-    (widgets/chat_mode.py: the original model, or the adapter), whether that switch emptied the
+    (core/chat_mode.py: the original model, or the adapter), whether that switch emptied the
     model's cache, and a function that turns the chat's messages back into the state's (keeping
     token ids and finish reasons of old turns)."""
     settings = state["settings"]

@@ -1,10 +1,10 @@
 """The "Run live" button of the before/after widgets (base_vs_assistant, adapter_compare): load
-the model, wait for its turn (widgets/model_queue.py), regenerate each lane greedily and compare
+the model, wait for its turn (core/model_queue.py), regenerate each lane greedily and compare
 it token by token with the text the build precomputed."""
 
 from __future__ import annotations
 
-from .model_queue import WAITING, StoppedWaiting
+from core.model_queue import WAITING, StoppedWaiting
 
 
 async def run_live(s: dict, runtime, lanes, count: int) -> dict:

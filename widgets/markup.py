@@ -1,4 +1,4 @@
-"""Markup shared by the page widgets: the controls ``backend_browser`` wires up.
+"""Markup shared by the page widgets: the controls ``page`` wires up.
 
 A control is a ``<button type="button" class="llmb-btn">`` with ``data-action`` (what ``update``
 receives) and, for a choice, ``data-value`` and ``aria-pressed``; a run of choices sits in a
@@ -6,6 +6,8 @@ labelled group so a screen reader says what is being chosen.
 
 >>> button("scale", "Log axis", "log", pressed=False)
 '<button type="button" class="llmb-btn" data-action="scale" data-value="log" aria-pressed="false">Log axis</button>'
+>>> table("Two <rows>", ["Check", "Result"], ["<tr><td>a</td><td>1</td></tr>"])
+'<table><caption>Two &lt;rows&gt;</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th></tr></thead><tbody><tr><td>a</td><td>1</td></tr></tbody></table>'
 >>> choices("view", "raw", [("chat", "Chat"), ("raw", "Raw <tokens>")])
 '<button type="button" class="llmb-btn" data-action="view" data-value="chat" aria-pressed="false">Chat</button><button type="button" class="llmb-btn" data-action="view" data-value="raw" aria-pressed="true">Raw &lt;tokens&gt;</button>'
 """
@@ -35,3 +37,11 @@ def choices(action: str, current, options, *, disabled: bool = False) -> str:
 def group(label: str, inner: str, cls: str = "llmb-row") -> str:
     """Controls in a group a screen reader names."""
     return f'<div class="{cls}" role="group" aria-label="{escape(label)}">{inner}</div>'
+
+
+def table(caption: str, headers, rows, cls: str = "") -> str:
+    """A table with a caption and a column header for each of ``headers`` (both text, escaped
+    here); ``rows`` are its ``<tr>`` elements, already markup."""
+    head = "".join(f'<th scope="col">{escape(h, quote=False)}</th>' for h in headers)
+    return (f'<table{f" class={chr(34)}{cls}{chr(34)}" if cls else ""}><caption>{escape(caption, quote=False)}</caption>'
+            f'<thead><tr>{head}</tr></thead><tbody>{"".join(rows)}</tbody></table>')

@@ -2,7 +2,7 @@
 probability and the probability the sampler actually drew from, after the chat's settings
 (repetition penalty, temperature, top-k, top-p).
 
-A ``Recorder`` is the generation loop's ``on_step`` (widgets/generation.py). At each token it
+A ``Recorder`` is the generation loop's ``on_step`` (core/generation.py). At each token it
 reads the ``TOP`` best raw scores and softmax's normaliser from the backend (a read of the row
 the last feed left, no model run) and asks ``sampling.distribution`` (the function the sampler
 draws from) for the probabilities it used. Each step becomes a small JSON-ready dict:
@@ -17,9 +17,9 @@ draws from) for the probabilities it used. Each step becomes a small JSON-ready 
 Only the newest ``KEEP`` steps are kept.
 
     >>> import asyncio
-    >>> from widgets.backend import CountingBackend
-    >>> from widgets.generation import GenerationConfig, Generator
-    >>> from widgets.sampling import GREEDY
+    >>> from core.backend import CountingBackend
+    >>> from core.generation import GenerationConfig, Generator
+    >>> from core.sampling import GREEDY
     >>> backend = CountingBackend(vocab_size=50)
     >>> class Digits:                                       # token i reads as its number
     ...     def decode(self, ids): return ",".join(map(str, ids))
@@ -38,7 +38,9 @@ from __future__ import annotations
 import html
 import math
 
-from .sampling import SamplingConfig, best, distribution
+from core.sampling import SamplingConfig, best, distribution
+
+from .markup import table
 
 TOP = 10  # candidates shown per token
 KEEP = 512  # steps kept per recorder (the newest)
@@ -157,7 +159,5 @@ def table_html(step: dict, index: int, settings: dict) -> str:
            f"temperature {float(settings['temperature']):.2f}, the top {SamplingConfig().top_k} and top-p "
            f"{float(settings['top_p']):.2f}.")
     return (f'<p>Token {index + 1}: “{picked}” (id {step["t"]}), {where} under the raw softmax. {how}</p>'
-            f'<table class="llmb-pred__table"><caption>The model\'s top {TOP} candidates at this token</caption><thead><tr>'
-            '<th scope="col">Rank</th><th scope="col">Token</th><th scope="col">Id</th>'
-            '<th scope="col">Raw softmax</th><th scope="col">Drawn from</th></tr></thead>'
-            f'<tbody>{"".join(rows)}</tbody></table>')
+            + table(f"The model's top {TOP} candidates at this token",
+                    ["Rank", "Token", "Id", "Raw softmax", "Drawn from"], rows, "llmb-pred__table"))

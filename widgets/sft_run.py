@@ -4,7 +4,7 @@ the tokens SFT trained on highlighted, and the held-out evaluation.
 Everything comes from the manifest's ``posttrain`` section, written by ``python -m export
 --adapter``: the curve is the training log's masked loss in window means, the conversations are
 the first ``tool`` and ``think`` examples the run trained on, tokenized at build time by
-``widgets.token_view`` (the code the run itself used for its loss mask), and the evaluation is
+``core.token_view`` (the code the run itself used for its loss mask), and the evaluation is
 the held-out table the export measured.
 
     >>> points([[10, 2.0], [20, 0.5]], "linear", 0.0, 2.0)[-1]
@@ -17,7 +17,7 @@ import math
 from html import escape
 
 from .glossary import mark
-from .markup import choices, group
+from .markup import choices, group, table
 from .template_view import token_rows, token_span
 
 W, H = 480, 180
@@ -140,9 +140,8 @@ def _evaluation(state) -> str:
         met = "—" if target is None else "met" if rate >= target else "missed"
         rows.append(f'<tr data-check="{key}"><td>{escape(what)}</td><td>{rate:.0%} ({c["passed"]}/{c["of"]})</td>'
                     f'<td>{"none" if target is None else f"{target:.0%}"}</td><td>{met}</td></tr>')
-    return ('<div class="llmb-eval"><table><caption>Held-out checks of the exported model, greedy, on '
-            'requests unlike any in training</caption><thead><tr><th scope="col">Check</th><th scope="col">Result</th>'
-            f'<th scope="col">Target</th><th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>'
+    caption = "Held-out checks of the exported model, greedy, on requests unlike any in training"
+    return (f'<div class="llmb-eval">{table(caption, ["Check", "Result", "Target", "Verdict"], rows)}</div>'
             + _free(state["free"]))
 
 
@@ -166,13 +165,12 @@ def _free(free) -> str:
                     f'<td>{_pct(g, "looped")}</td><td>{_pct(s, "answered")}</td><td>{_pct(s, "looped")}</td>'
                     f'<td>{_pct(s, "wrong_language")}</td><td>{verdict}</td></tr>')
     t = free["targets"]
-    return ('<div class="llmb-eval"><table><caption>Free-running replies to ' + str(free["items"]) + ' held-out plain '
-            f'questions, greedy and sampled ({len(free["seeds"])} seeds per question). Target with the adapter on: '
-            f'{t["answer_ratio"]:.0%} of the original\'s answer rate, at most {100 * t["loop_points"]:.0f} points more '
-            'loops</caption><thead><tr><th scope="col">Chat</th>'
-            '<th scope="col">Answered, greedy</th><th scope="col">Looped, greedy</th><th scope="col">Answered, '
-            'sampled</th><th scope="col">Looped, sampled</th><th scope="col">Wrong language, sampled</th>'
-            f'<th scope="col">Verdict</th></tr></thead><tbody>{"".join(rows)}</tbody></table></div>')
+    caption = (f'Free-running replies to {free["items"]} held-out plain questions, greedy and sampled '
+               f'({len(free["seeds"])} seeds per question). Target with the adapter on: {t["answer_ratio"]:.0%} '
+               f'of the original\'s answer rate, at most {100 * t["loop_points"]:.0f} points more loops')
+    headers = ["Chat", "Answered, greedy", "Looped, greedy", "Answered, sampled", "Looped, sampled",
+               "Wrong language, sampled", "Verdict"]
+    return f'<div class="llmb-eval">{table(caption, headers, rows)}</div>'
 
 
 def _buttons(action, current, options, label) -> str:

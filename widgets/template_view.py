@@ -4,9 +4,9 @@ or as the SFT loss mask over those tokens.
 Everything that needs the tokenizer and the templates is computed at build time, for every
 combination the reader can pick (template, thinking, tools), so the widget reacts instantly and
 reads the same with JavaScript off. The shipped model's template is used while it can show what
-is asked; thinking and tools switch to a Qwen3-style template (widgets/templates/), labelled so.
+is asked; thinking and tools switch to a Qwen3-style template (core/templates/), labelled so.
 
-Which tokens SFT trains on comes from widgets/token_view.py: the model's own text of each
+Which tokens SFT trains on comes from core/token_view.py: the model's own text of each
 assistant turn, its end-of-turn token included. Each reply is tokenized apart from the prompt
 before it, as the chat loop (and so the SFT run) tokenizes it.
 """
@@ -15,11 +15,11 @@ from __future__ import annotations
 
 from html import escape
 
-from .chat_template import load
+from core.chat_template import load
 from .glossary import mark
 from .markup import choices
-from .token_view import token_view
-from .tools import default_toolbox
+from core.token_view import token_view
+from core.tools import default_toolbox
 
 SYSTEM = "You are a helpful assistant. Be concise."
 USER = "What is 2 + 2?"
@@ -49,7 +49,7 @@ def conversation(think: bool, tools: bool) -> list:
 
 
 def token_rows(tokenizer, template, messages, *, enable_thinking, tools) -> dict:
-    """Rows [text, id, special, trained] of the rendered conversation (from widgets.token_view),
+    """Rows [text, id, special, trained] of the rendered conversation (from core.token_view),
     plus where the model's text of the last assistant turn starts and stops."""
     records = token_view(tokenizer, template, messages, enable_thinking=enable_thinking, tools=tools,
                          split_replies=True)

@@ -1,6 +1,6 @@
 """The widget contract, stated once: a page widget is a module of widgets/ named by its fence
 (``name: <module>``) with these three functions (docs/authors/widgets.md explains them). A widget
-with a live mode adds ``run`` and its ``RUN_ACTIONS`` (widgets/backend_browser.py drives them).
+with a live mode adds ``run`` and its ``RUN_ACTIONS`` (widgets/page.py drives them).
 
     >>> from widgets import stages, markup
     >>> isinstance(stages, Widget), isinstance(markup, Widget)

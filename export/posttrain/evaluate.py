@@ -15,14 +15,14 @@ than training):
 """
 import asyncio
 
-from widgets.backend_native import NativeBackend
-from widgets.chat_template import render
-from widgets.generation import GenerationConfig, Generator
-from widgets.manifest import Manifest
-from widgets.sampling import GREEDY
-from widgets.tokenizer import Tokenizer
-from widgets.tool_calls import ToolCallError, check_arguments, parse_tool_calls
-from widgets.tools import calculate, default_toolbox, zone_name
+from core.backend_native import NativeBackend
+from core.chat_template import render
+from core.generation import GenerationConfig, Generator
+from core.manifest import Manifest
+from core.sampling import GREEDY
+from core.tokenizer import Tokenizer
+from core.tool_calls import ToolCallError, check_arguments, parse_tool_calls
+from core.tools import calculate, default_toolbox, zone_name
 
 from . import data
 

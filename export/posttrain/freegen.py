@@ -3,7 +3,7 @@ questions, for each way the chat can be configured.
 
 Teacher forcing feeds the model the right tokens and asks only for the next one, so it never
 lets a model walk into its own loops. Here each reply is generated freely through the widgets
-loop, configured by ``widgets.chat_mode`` exactly as the live chat is, greedy and with the live
+loop, configured by ``core.chat_mode`` exactly as the live chat is, greedy and with the live
 chat's default sampling over several seeds, and scored on what the reader gets:
 
 - ``answered``: an accepted answer among the first words of the visible reply (after the think
@@ -25,12 +25,12 @@ import multiprocessing
 import re
 from concurrent.futures import ProcessPoolExecutor
 
-from widgets.backend_native import NativeBackend
-from widgets.chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
-from widgets.generation import Generator
-from widgets.manifest import Manifest
-from widgets.tokenizer import Tokenizer
-from widgets.tools import default_toolbox
+from core.backend_native import NativeBackend
+from core.chat_mode import DEFAULT_SETTINGS, generation_config, mode_for, open_chat
+from core.generation import Generator
+from core.manifest import Manifest
+from core.tokenizer import Tokenizer
+from core.tools import default_toolbox
 
 from .plain import HELDOUT, language_of, matches
 

@@ -24,7 +24,7 @@ from .. import fingerprint
 FILE = "evaluation.json"
 # The code an evaluation runs, relative to export/: its own modules and the widgets loop (not
 # this module: it only stores what they measured).
-CODE = ("posttrain/data.py", "posttrain/evaluate.py", "posttrain/freegen.py", "posttrain/plain.py") + tuple(f"../widgets/{m}.py" for m in (
+CODE = ("posttrain/data.py", "posttrain/evaluate.py", "posttrain/freegen.py", "posttrain/plain.py") + tuple(f"../core/{m}.py" for m in (
             "backend", "backend_native", "chat", "chat_mode", "chat_template", "generation", "manifest",
             "sampling", "tokenizer", "tool_calls", "tools"))
 

@@ -17,8 +17,8 @@ def sample(model, prompts: list, max_new_tokens: int, end: int) -> list:
     live chat samples by default, cut after its end-of-turn token ``end`` when it has one."""
     import torch
 
-    from widgets.chat_mode import DEFAULT_SETTINGS
-    from widgets.sampling import SamplingConfig
+    from core.chat_mode import DEFAULT_SETTINGS
+    from core.sampling import SamplingConfig
 
     width = max(len(p) for p in prompts)
     ids = torch.tensor([[0] * (width - len(p)) + p for p in prompts])
@@ -38,7 +38,7 @@ def frozen_replies(model, tokenizer, template: str, questions: list, seed: int,
     post-training), sampled as the live chat samples by default, in seeded batches."""
     import torch
 
-    from widgets.chat_template import render
+    from core.chat_template import render
 
     end = tokenizer.token_to_id("<|im_end|>")
     out = {}

@@ -1,6 +1,6 @@
 """Loss-masked LoRA supervised fine-tuning of a causal LM in torch.
 
-Each example is rendered with the chat template and split into tokens by ``widgets.token_view``,
+Each example is rendered with the chat template and split into tokens by ``core.token_view``,
 the same code the template and loss-mask widgets show: a token is a training target exactly when
 its record says ``trained`` (the assistant's own text and its end-of-turn token). Every other
 position (system, user, tool results, the generation prompt the app writes) has no loss.
@@ -33,7 +33,7 @@ class LoraConfig:
 def encode(tokenizer, template: str, example) -> tuple[list[int], list[bool]]:
     """(ids, trained) of one example, from the token view the widgets show, with each reply
     tokenized apart from the prompt before it (the tokens the chat loop gives the model)."""
-    from widgets.token_view import token_view
+    from core.token_view import token_view
     records = token_view(tokenizer, template, example.messages, split_replies=True, **example.render_options())
     return [r.id for r in records], [r.trained for r in records]
 

@@ -1,6 +1,6 @@
 // The model side of the browser runtime: fetching the ONNX file into the Cache API under its
 // sha256, picking an onnxruntime-web build, and one session object that keeps the KV cache in
-// JavaScript. widgets/backend_browser.py drives it through Pyodide's `js` module; only token
+// JavaScript. core/backend_browser.py drives it through Pyodide's `js` module; only token
 // ids and a few scores cross into Python.
 
 const RUNTIME = new URL(".", import.meta.url);
@@ -153,6 +153,25 @@ export async function fetchVerified(url, sha256, total, onProgress, into = null)
   return { data, source: "network", note };
 }
 
+// A graph file and its external weights (`files`: [{file, sha256, bytes}], the graph first), each
+// as fetchVerified gives it, in views of one buffer: onnxruntime-web transfers the graph's buffer
+// to its proxy worker (not a copy) and the weights' views travel with it, so each weight is copied
+// once, into its tensor. `onProgress(file, loaded, total, source)`. Returns {graph, externalData,
+// files}: the graph's bytes and the [{path, data}] createSession takes, and fetchVerified's result
+// per file (its source and note).
+export async function fetchGraph(base, files, onProgress = null) {
+  const buffer = new Uint8Array(files.reduce((n, f) => n + f.bytes, 0));
+  const got = [];
+  let start = 0;
+  for (const f of files) {
+    const view = buffer.subarray(start, (start += f.bytes));
+    const report = onProgress && ((loaded, total, source) => onProgress(f.file, loaded, total, source));
+    got.push(await fetchVerified(base + f.file, f.sha256, f.bytes, report, view));
+  }
+  return { graph: got[0].data, externalData: files.slice(1).map((f, i) => ({ path: f.file, data: got[i + 1].data })),
+           files: got };
+}
+
 // A failure as one sentence for the reader.
 export function explain(error) {
   const text = String(error?.message ?? error);
@@ -203,7 +222,7 @@ export async function createSession(kind, modelBytes, manifest, externalData = [
 // The most tokens one WebGPU run reads (ModelSession.feed).
 export const WEBGPU_RUN = 16;
 
-// One conversation's KV cache on top of an InferenceSession (see widgets/backend.py for the
+// One conversation's KV cache on top of an InferenceSession (see core/backend.py for the
 // interface this serves: feed, top, truncate, reset, length).
 export class ModelSession {
   constructor(ort, session, io, kind) {
@@ -212,7 +231,7 @@ export class ModelSession {
     this.io = io;
     this.kind = kind;
     this.threads = kind === "wasm" ? ort.env.wasm.numThreads : 0;
-    // The adapter switch (widgets/backend.py): off at first, the original model, as the chat's
+    // The adapter switch (core/backend.py): off at first, the original model, as the chat's
     // toggles start.
     this.hasAdapter = Boolean(io.inputs.adapter_scale);
     this.adapterScale = 0;

@@ -1,11 +1,11 @@
 // Boots Pyodide once per tab, after the page's text is on screen, and hands every widget
-// placeholder to widgets/backend_browser.py. Material's instant navigation swaps pages without
+// placeholder to widgets/page.py. Material's instant navigation swaps pages without
 // reloading this module, so mounting hangs off `document$` (or DOMContentLoaded without it).
 
 import * as model from "./llmb-model.js";
 
 const RUNTIME = new URL(".", import.meta.url);
-const BUNDLE = "__LLMB_BUNDLE__"; // widgets/ + jinja2 + markupsafe, named by content hash at build
+const BUNDLE = "__LLMB_BUNDLE__"; // core/ + widgets/ + jinja2 + markupsafe, named by content hash at build
 const EXTRACT_DIR = "/home/pyodide/llmb";
 
 // Updates `from` in place to match `to`: elements of the same tag are kept (so a button being
@@ -84,7 +84,7 @@ function boot() {
     if (!response.ok) throw new Error(`${BUNDLE}: HTTP ${response.status}`);
     pyodide.unpackArchive(await response.arrayBuffer(), "zip", { extractDir: EXTRACT_DIR });
     pyodide.runPython(`import sys; sys.path.insert(0, ${JSON.stringify(EXTRACT_DIR)})`);
-    const app = pyodide.pyimport("widgets.backend_browser");
+    const app = pyodide.pyimport("widgets.page");
     llmb.timings.pyodide_boot_ms = performance.now() - t0;
     llmb.pyodide = pyodide;
     return app;
@@ -108,7 +108,7 @@ function showBootState(roots, text, kind) {
 
 // Until Python is up, a widget is its static render. A click on one of its buttons, or Enter in
 // a field that sends, is held (the last one per widget) and replayed once the widget is live;
-// fields typed in or ticked meanwhile are read by the mount itself (backend_browser.Mounted).
+// fields typed in or ticked meanwhile are read by the mount itself (widgets/page.py, Mounted).
 function holdEarlyActions(root) {
   const hold = (event) => {
     const el = event.target.closest?.("[data-action]");

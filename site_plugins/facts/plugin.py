@@ -13,6 +13,8 @@ import re
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
+from core.manifest import Manifest
+
 from .config import FactsConfig
 
 PLACEHOLDER = re.compile(r"\{\{\s*model\.([a-z][a-z0-9_]*)(?:\s+(\S+))?\s*\}\}")
@@ -21,6 +23,7 @@ PLACEHOLDER = re.compile(r"\{\{\s*model\.([a-z][a-z0-9_]*)(?:\s+(\S+))?\s*\}\}")
 def facts_from_manifest(manifest: dict) -> dict:
     """Plain-text facts: {"num_layers": "30", "parameters_m": "134.5", ...}."""
     m, onnx, tok = manifest["model"], manifest["onnx"], manifest["tokenizer"]
+    wasm = Manifest.from_dict(manifest).onnx.file_for("wasm")
     facts = {key: f"{m[key]:,}" for key in ("num_layers", "num_heads", "num_kv_heads", "hidden_size",
                                             "intermediate_size", "vocab_size", "context_length")}
     facts.update(
@@ -30,19 +33,14 @@ def facts_from_manifest(manifest: dict) -> dict:
         file_mb=f"{onnx['bytes'] / 1e6:.0f}",
         quantization=onnx["quantization"]["weight_format"],
         # what WASM readers load (model.onnx when the export has no CPU file): graph and weights
-        cpu_file_mb=f"{_graph_bytes(onnx.get('cpu') or onnx) / 1e6:.0f}",
-        cpu_quantization=(onnx.get("cpu") or onnx)["quantization"]["weight_format"],
+        cpu_file_mb=f"{sum(f.bytes for f in wasm.downloads) / 1e6:.0f}",
+        cpu_quantization=wasm.quantization["weight_format"],
         special_tokens_count=str(len(tok["special_tokens"])),
     )
     facts.update(posttrain_facts(manifest))
     rows = "\n".join(f"| `{t}` | {i} |" for t, i in sorted(tok["special_tokens"].items(), key=lambda kv: kv[1]))
     facts["special_tokens_table"] = "| Special token | Id |\n|---|---|\n" + rows
     return facts
-
-
-def _graph_bytes(entry: dict) -> int:
-    """A graph file's bytes with those of its external weights, where it has them."""
-    return entry["bytes"] + (entry.get("data") or {}).get("bytes", 0)
 
 
 def posttrain_facts(manifest: dict) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 from mkdocs.exceptions import PluginError
 from mkdocs.plugins import BasePlugin
 
-from widgets.manifest import Manifest, ManifestError
+from core.manifest import Manifest, ManifestError
 
 from .config import ModelsConfig
 

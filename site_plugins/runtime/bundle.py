@@ -1,4 +1,5 @@
-"""Builds the zip that Pyodide unpacks into its site-packages: widgets/ plus its pure-Python deps.
+"""Builds the zip that Pyodide unpacks into its site-packages: core/ and widgets/ plus their
+pure-Python deps.
 
 Only `.py` sources (and package data such as py.typed) go in; compiled speedups are left out,
 so markupsafe falls back to its pure-Python `_native` module inside Pyodide.
@@ -28,11 +29,11 @@ def _files(root: Path, arcroot: str):
             yield path, f"{arcroot}/{path.relative_to(root).as_posix()}"
 
 
-def build_bundle(package: Path, deps: list[str]) -> bytes:
+def build_bundle(packages: list[Path], deps: list[str]) -> bytes:
     """Zip bytes with stable timestamps, so the same sources give the same file (and hash)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        sources = [*_files(package, package.name)]
+        sources = [source for package in packages for source in _files(package, package.name)]
         for dep in deps:
             sources += _files(package_dir(dep), dep)
         for path, arcname in sources:

@@ -2,7 +2,7 @@
 
     site/runtime/pyodide/    the Pyodide core from node_modules/pyodide (no wheels needed)
     site/runtime/ort/        onnxruntime-web: the WASM build, and the WebGPU build (asyncify)
-    site/runtime/widgets-<hash>.zip   widgets/ + jinja2 + markupsafe (pure Python), unpacked by Pyodide
+    site/runtime/python-<hash>.zip    core/ + widgets/ + jinja2 + markupsafe (pure Python), unpacked by Pyodide
     site/runtime/llmb.js, llmb.css    the glue that boots Pyodide and mounts the widget placeholders
     site/coi-serviceworker.js         cross-origin isolation on static hosts (must sit at the root)
 """
@@ -52,11 +52,13 @@ class RuntimePlugin(BasePlugin[RuntimeConfig]):
         for src in self._sources(config):
             if not src.is_file():
                 raise PluginError(f"llmb-runtime: {src} not found; run `npm ci` (scripts/bootstrap.sh does)")
-        package = Path(config.config_file_path).parent / self.config.package
-        if not package.is_dir():
-            raise PluginError(f"llmb-runtime: {package} not found; option `package` must name the widgets folder")
-        self.bundle = build_bundle(package, self.config.python_deps)
-        self.bundle_name = f"widgets-{short_hash(self.bundle)}.zip"
+        root = Path(config.config_file_path).parent
+        packages = [root / name for name in self.config.packages]
+        for package in packages:
+            if not package.is_dir():
+                raise PluginError(f"llmb-runtime: {package} not found; option `packages` names the Python folders the page imports")
+        self.bundle = build_bundle(packages, self.config.python_deps)
+        self.bundle_name = f"python-{short_hash(self.bundle)}.zip"
         dest = self.config.dest
         if self.config.coi_serviceworker:
             config.extra_javascript.insert(0, "coi-serviceworker.js")
@@ -76,7 +78,7 @@ class RuntimePlugin(BasePlugin[RuntimeConfig]):
             if not (dst.is_file() and dst.stat().st_size == src.stat().st_size and dst.stat().st_mtime >= src.stat().st_mtime):
                 shutil.copy2(src, dst)
         out = site / self.config.dest
-        for old in out.glob("widgets-*.zip"):
+        for old in out.glob("python-*.zip"):
             old.unlink()
         (out / self.bundle_name).write_bytes(self.bundle)
         for asset in sorted(ASSETS.glob("*")):

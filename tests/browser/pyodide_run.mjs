@@ -1,4 +1,4 @@
-// Runs a Python file in Pyodide under Node, with widgets/, jinja2 and markupsafe copied into its
+// Runs a Python file in Pyodide under Node, with core/, widgets/, jinja2 and markupsafe copied into its
 // site-packages (as the site's bundle does) and a data folder mounted at /data.
 // usage: node tests/browser/pyodide_run.mjs PYODIDE_DIR SITE_PACKAGES DATA_DIR SCRIPT.py
 // Prints what the script's last expression evaluates to (a string).
@@ -21,7 +21,7 @@ function copyTree(src, dst) {
 }
 
 const target = py.runPython("import sysconfig; sysconfig.get_paths()['purelib']");
-copyTree(path.resolve("widgets"), `${target}/widgets`);
+for (const own of ["core", "widgets"]) copyTree(path.resolve(own), `${target}/${own}`);
 for (const dep of ["jinja2", "markupsafe"]) copyTree(path.join(sitePackages, dep), `${target}/${dep}`);
 copyTree(dataDir, "/data");
 console.log(py.runPython(fs.readFileSync(script, "utf8")));

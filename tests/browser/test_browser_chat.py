@@ -15,21 +15,19 @@ import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
 from chromium import WEBGPU_ARGS, Server, Watch, launch
 from site_builder import ROOT, config_with, mkdocs_build
 from test_browser_chapter import axe_violations, embedded_state
-from widgets.backend_node import NodeBackend
+from core.backend_node import NodeBackend
 from widgets import live_chat
 from widgets.build_context import BuildContext
-from widgets.downloads import graph_files
-from widgets.generation import GenerationConfig, Generator
-from widgets.manifest import Manifest
-from widgets.sampling import GREEDY
-from widgets.tokenizer import Tokenizer
+from core.generation import GenerationConfig, Generator
+from core.manifest import Manifest
+from core.sampling import GREEDY
+from core.tokenizer import Tokenizer
 
 RESULTS = ROOT / "test-results"
 BOOT_MS = 180_000  # Pyodide start on a slow shared CPU
@@ -131,15 +129,15 @@ def reference_backend(folder, runtime):
     the same WASM build, run by Node (tests/helpers/wasm_reference.py: native x86 kernels round
     the CPU file's float parts otherwise); on WebGPU, native onnxruntime on model.onnx, whose
     float32 activations leave greedy ids alone."""
-    from widgets.backend_native import NativeBackend
+    from core.backend_native import NativeBackend
     return NodeBackend(folder) if runtime == "wasm" else NativeBackend.from_artifact(folder, runtime=runtime)
 
 
 def reference_greedy(folder, manifest, messages, config, think=False, tools=False, runtime="wasm"):
     """The live chat's own loop (chat_mode -> Chat -> Generator) on the reference backend of
     ``runtime``, with the toggles as given; the last round's ids of each turn."""
-    from widgets.chat_mode import mode_for, open_chat
-    from widgets.tools import default_toolbox
+    from core.chat_mode import mode_for, open_chat
+    from core.tools import default_toolbox
 
     info = Manifest.from_dict(manifest)
     tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
@@ -280,7 +278,7 @@ def test_what_a_reader_does_before_python_and_during_the_load_is_kept(wasm, base
     context, watch = wasm
     page = watch.page(context)
     held = []     # the widgets bundle waits (a slow network) until the reader has acted
-    page.route("**/runtime/widgets-*.zip", lambda route: held.append(route))
+    page.route("**/runtime/python-*.zip", lambda route: held.append(route))
     page.goto(base_url + "chapter/")
     chat = page.locator('.llmb-widget[data-widget="live_chat"]')
     box = page.locator('[data-testid="chat-input"]')
@@ -488,7 +486,7 @@ def test_a_thirty_turn_soak_stays_clean_and_flat(wasm, base_url):
     page.select_option('select[data-action="backend"]', "wasm")
     load_model(page)
     page.evaluate("""() => llmb.pyodide.runPython(`
-from widgets import backend_browser as bb
+from core import backend_browser as bb
 for model in bb._models.values():
     model.backend._max_length = 1024
 `)""")
@@ -531,9 +529,9 @@ def reference_steps(folder, manifest, prompt, settings, seed, before=()):
     reply, after the replies ``before`` ((settings, seed) each, in a new chat of their own) ran on
     the same model, as the page's did: a new chat reuses the cached prefix, and with int8
     activations how a prompt is split into feed calls moves the logits' last bits."""
-    from widgets.chat_mode import mode_for, open_chat
+    from core.chat_mode import mode_for, open_chat
     from widgets.predictions import Recorder
-    from widgets.tools import default_toolbox
+    from core.tools import default_toolbox
 
     info = Manifest.from_dict(manifest)
     tokenizer = Tokenizer.from_file(folder / manifest["tokenizer"]["file"])
@@ -650,7 +648,7 @@ def test_a_damaged_cached_copy_is_downloaded_again(wasm, base_url, artifact):
     _, manifest = artifact
     context, watch = wasm
     page = open_chat(context, watch, base_url)
-    sha = graph_files(manifest, "wasm")[-1]["sha256"]      # the weights WASM loaded
+    sha = Manifest.from_dict(manifest).onnx.file_for("wasm").downloads[-1].sha256      # the weights WASM loaded
     page.evaluate("""async (sha) => {
         const cache = await caches.open('llmb-models-v1');
         const key = new URL(`runtime/llmb-cache/sha256/${sha}`, llmb.siteURL).href;
@@ -677,7 +675,7 @@ def test_each_failed_load_says_why_in_one_line_keeps_nothing_half_written_and_re
     page.goto(base_url + "chapter/")
     page.wait_for_selector('.llmb-widget[data-widget="live_chat"][data-llmb-mounted="live"]', timeout=BOOT_MS)
     sizes = {name: entry["bytes"] for name, entry in manifest["files"].items()}
-    wasm_file = SimpleNamespace(**graph_files(manifest, "wasm")[-1])     # the weights a WASM reader downloads
+    wasm_file = Manifest.from_dict(manifest).onnx.file_for("wasm").downloads[-1]     # the weights a WASM reader downloads
     manifest_text = json.dumps(manifest)
     cuts = [
         ("**/manifest.json", lambda route: route.fulfill(status=200, body=manifest_text[:len(manifest_text) // 2],
@@ -772,11 +770,11 @@ def test_webgpu_short_greedy_run_matches_native_and_a_lost_device_falls_back_to_
     got = page.evaluate("""async ([prompt, n, path]) => {
         const py = llmb.pyodide;
         const run = py.runPythonAsync(`
-from widgets import backend_browser as bb
-from widgets.chat_mode import mode_for, open_chat
-from widgets.generation import GenerationConfig
-from widgets.sampling import GREEDY
-from widgets.tools import default_toolbox
+from core import backend_browser as bb
+from core.chat_mode import mode_for, open_chat
+from core.generation import GenerationConfig
+from core.sampling import GREEDY
+from core.tools import default_toolbox
 
 async def short_run(prompt, n, path):
     model = await bb.load_model(path, "auto")

@@ -1,11 +1,11 @@
 """The unit tier (tests/unit/) runs a second time inside Pyodide (Python 3.14, the interpreter of
 the reader's browser) under Node.js with the npm `pyodide` package. Every file there may need only
-widgets/, the standard library and pure-Python test tools; each test collected by CPython must
+core/, widgets/, the standard library and pure-Python test tools; each test collected by CPython must
 pass there too, so a difference between CPython 3.11 and Pyodide's 3.14 fails here.
 
 pyodide-build is not used: its test environment (`pyodide venv`) downloads a cross-build
 environment from GitHub, which this offline setup cannot reach; the pure-Python packages are
-zipped from this virtual environment instead, the same way the site bundles widgets/. The venv's
+zipped from this virtual environment instead, the same way the site bundles core/ and widgets/. The venv's
 hypothesis has compiled parts, so Pyodide gets the pure wheel scripts/bootstrap.sh downloads.
 """
 

@@ -20,11 +20,11 @@ PYODIDE = ROOT / "node_modules" / "pyodide"
 
 CHECK = """
 import json, sys, unicodedata
-from widgets.tokenizer import Tokenizer
-from widgets.chat_template import render
-from widgets.token_view import token_view
-from widgets.tool_calls import run_tool_call
-from widgets.tools import default_toolbox, get_time
+from core.tokenizer import Tokenizer
+from core.chat_template import render
+from core.token_view import token_view
+from core.tool_calls import run_tool_call
+from core.tools import default_toolbox, get_time
 
 exp = json.load(open("/data/expected.json"))
 out = {"python": sys.version_info[:2], "unicode": unicodedata.unidata_version, "ids": {}}
@@ -72,8 +72,8 @@ def test_chat_core_in_pyodide(tmp_path):
         assert got["ids"][form] == expected["ids"][form]
         assert got[form + "_round_trips"]
     assert got["renders"] == [text for _, _, text in expected["renders"]]
-    from widgets.token_view import token_view
-    from widgets.tokenizer import Tokenizer
+    from core.token_view import token_view
+    from core.tokenizer import Tokenizer
 
     native = token_view(Tokenizer.from_file(tokenizer_files()["digits"]), expected["smol"], expected["chat"])
     assert got["view"] == [[r.id, r.role, r.special, r.trained] for r in native]

@@ -8,14 +8,14 @@ import json
 import pytest
 
 from test_generation_parity import CONVERSATIONS
-from widgets.backend_native import NativeBackend
-from widgets.chat import Chat
-from widgets.chat_mode import mode_for, open_chat
-from widgets.generation import GenerationConfig, Generator
-from widgets.manifest import Manifest
-from widgets.sampling import GREEDY
-from widgets.tokenizer import Tokenizer
-from widgets.tools import default_toolbox
+from core.backend_native import NativeBackend
+from core.chat import Chat
+from core.chat_mode import mode_for, open_chat
+from core.generation import GenerationConfig, Generator
+from core.manifest import Manifest
+from core.sampling import GREEDY
+from core.tokenizer import Tokenizer
+from core.tools import default_toolbox
 
 MAX_NEW = 32
 

@@ -9,10 +9,10 @@ import pytest
 import torch
 
 from tiny_onnx import VOCAB, export_tiny
-from widgets.backend import Backend
-from widgets.backend_native import NativeBackend
-from widgets.generation import GenerationConfig, Generator
-from widgets.sampling import GREEDY
+from core.backend import Backend
+from core.backend_native import NativeBackend
+from core.generation import GenerationConfig, Generator
+from core.sampling import GREEDY
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +105,7 @@ def test_docstring_examples_on_the_default_export(name, default_artifact, monkey
     import importlib
     import json
 
-    from widgets.tokenizer import Tokenizer
+    from core.tokenizer import Tokenizer
     root = Path(__file__).resolve().parents[2]
     assert default_artifact == root / "artifacts" / "smollm2-135m-instruct-q4"   # the path the examples name
     monkeypatch.chdir(root)

@@ -1,4 +1,4 @@
-"""widgets.chat_template against transformers' apply_chat_template(tokenize=False)."""
+"""core.chat_template against transformers' apply_chat_template(tokenize=False)."""
 
 import itertools
 from datetime import datetime
@@ -7,8 +7,8 @@ import pytest
 from jinja2.exceptions import SecurityError, TemplateError
 
 from gguf_tokenizer import hf_tokenizer
-from widgets.chat_template import load, render
-from widgets.tools import default_toolbox
+from core.chat_template import load, render
+from core.tools import default_toolbox
 
 QWEN3 = load("qwen3_tools.jinja")
 TOOLS = default_toolbox().schemas
@@ -107,7 +107,7 @@ def test_raise_exception_and_sandbox():
 def test_worked_example_in_docstring():
     import doctest
 
-    import widgets.chat_template
+    import core.chat_template
 
-    result = doctest.testmod(widgets.chat_template)
+    result = doctest.testmod(core.chat_template)
     assert result.attempted >= 2 and result.failed == 0

@@ -100,9 +100,9 @@ def test_qwen3_5_cache_layout_and_greedy_through_the_widgets_loop(tmp_path):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from widgets.backend_native import NativeBackend
-    from widgets.generation import GenerationConfig, Generator
-    from widgets.sampling import GREEDY
+    from core.backend_native import NativeBackend
+    from core.generation import GenerationConfig, Generator
+    from core.sampling import GREEDY
 
     folder = save_tiny("qwen3_5_text", tmp_path / "qwen3_5")
     out = export.build(folder, preset="fp32", out=tmp_path / "artifact", verify=False)

@@ -24,13 +24,13 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from widgets.backend_native import NativeBackend
-from widgets.chat import Chat
-from widgets.chat_template import render
-from widgets.generation import GenerationConfig
-from widgets.manifest import Manifest
-from widgets.sampling import GREEDY
-from widgets.tokenizer import Tokenizer
+from core.backend_native import NativeBackend
+from core.chat import Chat
+from core.chat_template import render
+from core.generation import GenerationConfig
+from core.manifest import Manifest
+from core.sampling import GREEDY
+from core.tokenizer import Tokenizer
 
 MAX_NEW = 32
 

@@ -11,8 +11,8 @@ import torch
 from export.lora import load as load_adapter
 from export.posttrain import data, run, sft
 from gguf_tokenizer import tokenizer_files
-from widgets.chat_template import load
-from widgets.tokenizer import Tokenizer
+from core.chat_template import load
+from core.tokenizer import Tokenizer
 
 TEMPLATE = load("qwen3_tools.jinja")
 TOK = Tokenizer.from_file(tokenizer_files()["digits"])
@@ -257,7 +257,7 @@ def test_every_zone_the_model_learns_works_without_a_time_zone_database():
     training and held-out data, at the database's standard (non-daylight-saving) offset."""
     from zoneinfo import ZoneInfo
 
-    from widgets.tools import FALLBACK_OFFSETS
+    from core.tools import FALLBACK_OFFSETS
     for zone in data.ZONES["train"] + data.ZONES["heldout"]:
         local = data.FIXED_NOW.astimezone(ZoneInfo(zone))
         standard = (local.utcoffset() - local.dst()).total_seconds() / 60

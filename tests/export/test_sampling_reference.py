@@ -12,7 +12,7 @@ from transformers.generation.logits_process import (
     TopPLogitsWarper,
 )
 
-from widgets.sampling import Candidates, SamplingConfig, distribution, penalise
+from core.sampling import Candidates, SamplingConfig, distribution, penalise
 
 
 def random_logits(n, seed):

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from widgets import terminal_chat
+from core import terminal_chat
 
 QUESTION = "What is the capital of France?"
 GREEDY = ["--temperature", "0", "--max-new-tokens", "40"]

@@ -1,4 +1,4 @@
-"""widgets.token_view against independent computations: transformers' tokenized chat, its
+"""core.token_view against independent computations: transformers' tokenized chat, its
 assistant mask from a {% generation %}-annotated copy of the shipped template, its control-token
 sanitising, and hand-written expectations for the Qwen3-style template."""
 
@@ -10,10 +10,10 @@ from hypothesis import strategies as st
 
 from gguf_tokenizer import hf_tokenizer, tokenizer_files
 from test_chat_template import CONVERSATIONS, QWEN3, TOOLS
-from widgets.chat_template import render
-from widgets.token_view import token_view
+from core.chat_template import render
+from core.token_view import token_view
 from tokenizers import Tokenizer as HFTokenizer
-from widgets.tokenizer import Tokenizer
+from core.tokenizer import Tokenizer
 
 SMOL_ANNOTATED = (
     "{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"

@@ -1,4 +1,4 @@
-"""widgets.tokenizer against Hugging Face `tokenizers` on the checkpoint's own tokenizer.json,
+"""core.tokenizer against Hugging Face `tokenizers` on the checkpoint's own tokenizer.json,
 in both pre-tokenizer forms (plain ByteLevel, and Digits + ByteLevel as the artifact ships)."""
 
 import json
@@ -10,7 +10,7 @@ from tokenizers import Tokenizer as HFTokenizer
 
 from gguf_tokenizer import tokenizer_files
 from tokenizer_corpus import SAMPLES, corpus
-from widgets.tokenizer import Tokenizer
+from core.tokenizer import Tokenizer
 
 CORPUS = corpus()
 
@@ -136,7 +136,7 @@ def test_artifact_tokenizer_equals_reference(default_artifact):
     assert ours.id_to_bytes(manifest["tokenizer"]["eos_id"]) == b"<|im_end|>"
 
     from gguf_tokenizer import hf_tokenizer
-    from widgets.chat_template import render
+    from core.chat_template import render
 
     messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello 123"}]
     template = manifest["chat_template"]["text"]

@@ -74,6 +74,6 @@ class Watch:
     def model_requests(self, manifest, runtime="wasm"):
         """Requests for the file that carries the weights ``runtime`` loads (WebGPU model.onnx;
         WASM the CPU file's data file where there is one)."""
-        from widgets.downloads import graph_files
-        name = graph_files(manifest, runtime)[-1]["file"]
+        from core.manifest import Manifest
+        name = Manifest.from_dict(manifest).onnx.file_for(runtime).downloads[-1].file
         return [u for u in self.requests if u.endswith("/" + name)]

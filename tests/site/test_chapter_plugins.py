@@ -7,11 +7,14 @@ from site_plugins.facts.plugin import facts_from_manifest, fill
 from site_plugins.glossary.plugin import focusable
 
 MANIFEST = {
+    "schema_version": 1,
     "model": {"name": "Tiny-1", "num_layers": 30, "num_heads": 9, "num_kv_heads": 3, "hidden_size": 576,
               "intermediate_size": 1536, "vocab_size": 49152, "context_length": 8192, "parameters": 134515008,
               "architecture": "llama"},
-    "tokenizer": {"special_tokens": {"<|im_end|>": 2, "<|im_start|>": 1, "<|endoftext|>": 0}},
-    "onnx": {"bytes": 99097463, "quantization": {"weight_format": "int4"}},
+    "tokenizer": {"special_tokens": {"<|im_end|>": 2, "<|im_start|>": 1, "<|endoftext|>": 0}, "stop_ids": [2]},
+    "chat_template": {"text": "{{ messages }}"},
+    "onnx": {"file": "model.onnx", "sha256": "a" * 64, "bytes": 99097463, "quantization": {"weight_format": "int4"},
+             "inputs": {"input_ids": "input_ids"}, "outputs": {"logits": "logits"}},
 }
 
 
@@ -25,8 +28,8 @@ def test_placeholders_take_the_manifest_values():
 
 def test_the_cpu_file_size_counts_its_weights_file():
     manifest = {**MANIFEST, "onnx": {**MANIFEST["onnx"], "cpu": {
-        "bytes": 207_042, "quantization": {"weight_format": "int8"},
-        "data": {"file": "model.cpu.onnx.data", "bytes": 245_761_280}}}}
+        "file": "model.cpu.onnx", "sha256": "b" * 64, "bytes": 207_042, "quantization": {"weight_format": "int8"},
+        "data": {"file": "model.cpu.onnx.data", "sha256": "c" * 64, "bytes": 245_761_280}}}}
     assert fill("{{ model.cpu_file_mb }} MB of {{ model.cpu_quantization }}", manifest) == "246 MB of int8"
     assert fill("{{ model.cpu_file_mb }}", MANIFEST) == "99"
 
@@ -49,7 +52,8 @@ def test_abbreviations_become_focusable_once():
     assert focusable(out) == out
 
 
-POSTTRAIN = {"rank": 8, "parameters": 2_442_240, "bytes": 5_014_782,
+POSTTRAIN = {"adapter": "tiny-tools", "rank": 8, "parameters": 2_442_240, "bytes": 5_014_782,
+             "original_chat_template": {"text": "{{ messages }}"},
              "training": {"examples": 800, "steps": 700, "trained_tokens": 41_234, "loss_window": 11,
                           "loss_curve": [[11, 0.8123], [22, 0.301], [700, 0.0456]]},
              "evaluation": {"counts": {"tool_call": {"passed": 13, "of": 16}, "plain_top1": {"passed": 346, "of": 369}}}}

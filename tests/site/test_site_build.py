@@ -33,13 +33,13 @@ def test_runtime_is_vendored_and_nothing_else(site):
 
 
 def test_widgets_bundle_is_pure_python(site):
-    [bundle] = (site / "runtime").glob("widgets-*.zip")
+    [bundle] = (site / "runtime").glob("python-*.zip")
     names = zipfile.ZipFile(io.BytesIO(bundle.read_bytes())).namelist()
-    for needed in ("widgets/live_chat.py", "widgets/generation.py", "widgets/backend_browser.py",
+    for needed in ("widgets/live_chat.py", "core/generation.py", "core/backend_browser.py", "widgets/page.py",
                    "jinja2/__init__.py", "markupsafe/__init__.py", "markupsafe/_native.py"):
         assert needed in names
     assert not [n for n in names if n.endswith((".so", ".pyc", ".c")) or "__pycache__" in n]
-    assert "widgets/backend_native.py" in names  # harmless: only imported by CPython code
+    assert "core/backend_native.py" in names  # harmless: only imported by CPython code
     glue = (site / "runtime" / "llmb.js").read_text()
     assert f'"{bundle.name}"' in glue and "__LLMB_BUNDLE__" not in glue
 

@@ -14,7 +14,7 @@ from widgets import base_vs_assistant as B
 from widgets import demos as D
 from widgets import preference as P
 from widgets.build_context import BuildContext
-from widgets.model_queue import ModelQueue
+from core.model_queue import ModelQueue
 
 QUEUE = ModelQueue()
 
@@ -31,12 +31,12 @@ def manifest(default_artifact):
 
 class PlainLoop:
     """An independent loop (numpy only, none of the widgets' generation code) over the session the
-    demos ran on: the browser's WASM session under Node (widgets/backend_node.py), which computes
+    demos ran on: the browser's WASM session under Node (core/backend_node.py), which computes
     what a WASM reader's page does. ``feed(ids)`` runs ids after everything fed before and returns
     the last position's whole row of logits."""
 
     def __init__(self, folder):
-        from widgets.backend_node import NodeBackend
+        from core.backend_node import NodeBackend
         self.backend = NodeBackend.from_artifact(folder, runtime=D.RUNTIME)
 
     def start(self):
@@ -128,15 +128,15 @@ def test_demos_are_cached_by_model_and_inputs(default_artifact, demos, manifest)
 
 
 class NodeRuntime:
-    """What backend_browser's Runtime offers a widget, over the WASM session under Node."""
+    """What widgets/page.py's Runtime offers a widget, over the WASM session under Node."""
 
     cancel = None
 
     def __init__(self, folder):
-        from widgets.backend_node import NodeBackend
-        from widgets.generation import Generator
-        from widgets.manifest import Manifest
-        from widgets.tokenizer import Tokenizer
+        from core.backend_node import NodeBackend
+        from core.generation import Generator
+        from core.manifest import Manifest
+        from core.tokenizer import Tokenizer
         info = Manifest.load(folder)
         backend = NodeBackend.from_artifact(folder, runtime=D.RUNTIME)   # as the demos ran
         tokenizer = Tokenizer.from_file(Path(folder) / info.tokenizer.file)

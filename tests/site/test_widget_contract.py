@@ -1,5 +1,6 @@
 """Every chapter widget follows the widget contract: JSON state, escaped HTML, labelled controls,
-and imports that work in both CPython and Pyodide."""
+and imports that work in both CPython and Pyodide (tests/site/test_layout.py holds the tree's
+dependency direction)."""
 
 import ast
 import json
@@ -16,7 +17,7 @@ from widgets.widget import Widget
 MODULES = ["stages", "data_scale", "quick_check", "preference"]
 VOID = {"br", "hr", "img", "input", "meta", "link", "line", "rect", "polyline", "path", "circle", "wbr"}
 ALLOWED_IMPORTS = {"html", "math", "json", "re", "dataclasses", "functools", "itertools", "pathlib",
-                   "typing", "__future__", "jinja2", "markupsafe", "widgets", "asyncio", "copy", "time", "random"}
+                   "typing", "__future__", "jinja2", "markupsafe", "widgets", "core", "asyncio", "copy", "time", "random"}
 
 
 class Balance(HTMLParser):
@@ -64,7 +65,7 @@ def test_state_is_json_and_html_is_balanced_with_labelled_controls(name):
             assert "aria-pressed" in attrs or attrs.get("data-action") in ("apply", "reset", "run", "answer")
 
 
-@pytest.mark.parametrize("name", MODULES + ["sft_run", "adapter_compare", "live_chat", "chat_mode"])
+@pytest.mark.parametrize("name", MODULES + ["sft_run", "adapter_compare", "live_chat", "base_vs_assistant"])
 def test_imports_only_what_pyodide_has(name):
     tree = ast.parse((Path(__file__).parents[2] / "widgets" / f"{name}.py").read_text())
     for node in ast.walk(tree):
@@ -84,24 +85,6 @@ def test_widget_glossary_matches_the_chapter_glossary():
     assert {term.lower().rstrip("s") for term, _ in pairs} >= {t.lower() for t in DEFINITIONS}
     for term, text in pairs:
         assert definition(term) == text, term
-
-
-# Besides the standard library and jinja2/markupsafe, which module may import what (numpy and
-# onnxruntime exist only natively, js and pyodide only in the browser).
-PLATFORM_IMPORTS = {"backend_native": {"numpy", "onnxruntime"}, "backend_browser": {"js", "pyodide"}}
-
-
-def test_only_the_two_backends_import_a_runtime():
-    import sys
-    allowed = set(sys.stdlib_module_names) | {"widgets", "jinja2", "markupsafe"}
-    for path in sorted((Path(__file__).parents[2] / "widgets").glob("*.py")):
-        roots = set()
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Import):
-                roots |= {a.name.split(".")[0] for a in node.names}
-            elif isinstance(node, ast.ImportFrom) and node.level == 0:
-                roots.add(node.module.split(".")[0])
-        assert roots - allowed == PLATFORM_IMPORTS.get(path.stem, set()), path.name
 
 
 def fences_in_docs():

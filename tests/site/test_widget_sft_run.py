@@ -14,8 +14,8 @@ from test_posttrain import tiny_model
 from test_widget_contract import Balance
 from widgets import sft_run as S
 from widgets.build_context import BuildContext
-from widgets.chat_template import load
-from widgets.tokenizer import Tokenizer
+from core.chat_template import load
+from core.tokenizer import Tokenizer
 
 TEMPLATE = load("qwen3_tools.jinja")
 # What an export's evaluation writes; the widget only lays it out.

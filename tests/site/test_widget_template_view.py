@@ -93,7 +93,7 @@ def test_views_render_tokens_ids_and_the_mask(state):
 def posttrained(ctx):
     """The widget for a model exported with the adapter: the artifact's template is the
     think/tools one, and the manifest keeps the template the model came with."""
-    from widgets.chat_template import load
+    from core.chat_template import load
     original = ctx.manifest["chat_template"]
     manifest = {**ctx.manifest, "chat_template": {"text": load(T.QWEN3), "features": {"think": True, "tools": True}},
                 "posttrain": {"original_chat_template": original}}
@@ -123,7 +123,7 @@ def test_the_build_reads_the_tokenizer_once(ctx, tmp_path):
     import os
     import shutil
 
-    from widgets.tokenizer import Tokenizer
+    from core.tokenizer import Tokenizer
 
     tok = ctx.tokenizer()
     assert isinstance(tok, Tokenizer) and dataclasses.replace(ctx).tokenizer() is tok

@@ -6,14 +6,14 @@ import doctest
 
 import pytest
 
-from widgets import chat_mode
-from widgets.backend import CountingBackend
+from core import chat_mode
+from core.backend import CountingBackend
 from widgets.build_context import BuildContext
-from widgets.chat_mode import mode_for, open_chat
-from widgets.generation import GenerationConfig, Generator
-from widgets.manifest import Manifest
-from widgets.sampling import GREEDY
-from widgets.tools import default_toolbox
+from core.chat_mode import mode_for, open_chat
+from core.generation import GenerationConfig, Generator
+from core.manifest import Manifest
+from core.sampling import GREEDY
+from core.tools import default_toolbox
 
 ORIGINAL = "{% for m in messages %}{{ m['content'] }}{% endfor %}o"
 NEW = "{% for m in messages %}{{ m['content'] }}{% endfor %}{% if tools %}T{% endif %}n"

@@ -6,10 +6,10 @@ import random
 
 import pytest
 
-from widgets.backend import Backend, CountingBackend
-from widgets.chat import Chat
-from widgets.generation import ContextOverflow, GenerationConfig, Generator, common_prefix
-from widgets.sampling import GREEDY, SamplingConfig
+from core.backend import Backend, CountingBackend
+from core.chat import Chat
+from core.generation import ContextOverflow, GenerationConfig, Generator, common_prefix
+from core.sampling import GREEDY, SamplingConfig
 
 STOP = 0  # byte 0 never occurs in the texts below, so it serves as the end-of-turn id
 
@@ -170,7 +170,7 @@ def test_each_choice_is_reported_with_what_it_was_drawn_from():
     raw probabilities from the backend's normaliser sum to one over the whole row."""
     import math
 
-    from widgets.sampling import distribution
+    from core.sampling import distribution
 
     def noisy(ids, vocab):
         r = random.Random(ids[-1] * 7919 + len(ids))
@@ -293,7 +293,7 @@ def test_tool_rounds_are_bounded_and_fed_back():
 def test_worked_examples_in_docstrings():
     import doctest
 
-    from widgets import backend, chat, generation, manifest, sampling
+    from core import backend, chat, generation, manifest, sampling
 
     for module in (sampling, backend, generation, chat, manifest):
         assert doctest.testmod(module).failed == 0
@@ -319,7 +319,7 @@ def responder(respond):
 
 
 def test_tool_calls_with_the_real_toolbox_and_errors_fed_back():
-    from widgets.tools import default_toolbox
+    from core.tools import default_toolbox
 
     def respond(last):
         if last.startswith("<user>multiply"):

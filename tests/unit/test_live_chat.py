@@ -10,10 +10,10 @@ import pytest
 
 from widgets import live_chat as L
 from widgets import safe_markdown
-from widgets.backend import CountingBackend
+from core.backend import CountingBackend
 from widgets.build_context import BuildContext
-from widgets.generation import Generator
-from widgets.manifest import Manifest
+from core.generation import Generator
+from core.manifest import Manifest
 
 TEMPLATE = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
             "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}")
@@ -22,10 +22,11 @@ MANIFEST = {
     "model": {"name": "Counting", "slug": "counting", "vocab_size": 256, "context_length": 4096},
     "tokenizer": {"file": "tokenizer.json", "special_tokens": {}, "eos_id": 101, "stop_ids": [101]},  # "e"
     "chat_template": {"text": TEMPLATE, "features": {"think": False, "tools": True}},
-    "onnx": {"file": "model.onnx", "inputs": {"input_ids": "ids"}, "outputs": {"logits": "logits"}, "cache": []},
+    "onnx": {"file": "model.onnx", "sha256": "0" * 64, "bytes": 98_600_000, "inputs": {"input_ids": "ids"},
+             "outputs": {"logits": "logits"}, "cache": []},
     "files": {"model.onnx": {"sha256": "0" * 64, "bytes": 98_600_000}, "tokenizer.json": {"sha256": "1" * 64, "bytes": 2_000_000}},
 }
-from widgets.model_queue import ModelQueue
+from core.model_queue import ModelQueue
 
 QUEUE = ModelQueue()
 

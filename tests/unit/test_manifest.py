@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from widgets.manifest import Manifest, ManifestError
+from core.manifest import Manifest, ManifestError
 
 MINIMAL = {
     "schema_version": 1,

@@ -1,4 +1,4 @@
-"""One model, one run at a time (widgets/model_queue.py): runs of different widgets on one shared
+"""One model, one run at a time (core/model_queue.py): runs of different widgets on one shared
 backend take turns, each sees only its own context, a waiting widget says so, and Stop while
 waiting leaves the model alone. Pure Python, on the counting backend."""
 
@@ -7,11 +7,11 @@ import asyncio
 import pytest
 
 from widgets import adapter_compare, live_chat
-from widgets.backend import CountingBackend
+from core.backend import CountingBackend
 from widgets.build_context import BuildContext
-from widgets.generation import GenerationConfig, Generator
-from widgets.model_queue import WAITING, ModelQueue, StoppedWaiting
-from widgets.sampling import GREEDY
+from core.generation import GenerationConfig, Generator
+from core.model_queue import WAITING, ModelQueue, StoppedWaiting
+from core.sampling import GREEDY
 
 from test_live_chat import MANIFEST, Model, Runtime, unseeded
 from test_widget_adapter_compare import ctx
@@ -79,7 +79,7 @@ def test_a_waiting_run_hears_who_holds_the_model_and_can_be_stopped():
 
 
 class Shared(Runtime):
-    """Two widgets' runtimes over one model and its queue, as backend_browser gives them."""
+    """Two widgets' runtimes over one model and its queue, as widgets/page.py gives them."""
 
     def __init__(self, model, queue, name):
         super().__init__()

@@ -9,10 +9,10 @@ import random
 
 from widgets import live_chat as L
 from widgets import predictions as P
-from widgets.backend import CountingBackend
+from core.backend import CountingBackend
 from widgets.build_context import BuildContext
-from widgets.generation import GenerationConfig, Generator
-from widgets.sampling import GREEDY, SamplingConfig
+from core.generation import GenerationConfig, Generator
+from core.sampling import GREEDY, SamplingConfig
 
 from test_live_chat import MANIFEST, Runtime, run
 

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from widgets.sampling import (
+from core.sampling import (
     GREEDY,
     Candidates,
     SamplingConfig,

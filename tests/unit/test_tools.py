@@ -1,4 +1,4 @@
-"""widgets.tools and widgets.tool_calls: the registry, the three tools, the call parser, and
+"""core.tools and core.tool_calls: the registry, the three tools, the call parser, and
 the rule that nothing the model writes can raise out of a chat turn."""
 
 import sys
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from widgets import tool_calls, tools
-from widgets.tool_calls import MAX_CALLS_PER_REPLY, MAX_TOOL_ROUNDS, parse_tool_calls, run_tool_call
-from widgets.tools import calculate, default_toolbox, get_time, get_weather
+from core import tool_calls, tools
+from core.tool_calls import MAX_CALLS_PER_REPLY, MAX_TOOL_ROUNDS, parse_tool_calls, run_tool_call
+from core.tools import calculate, default_toolbox, get_time, get_weather
 
 BOX = default_toolbox()
 NOON = datetime(2026, 1, 15, 12, 0, tzinfo=timezone.utc)
@@ -115,7 +115,7 @@ def test_xml_and_json_forms_parse_the_same():
 
 
 def tools_rendered_example():
-    from widgets.chat_template import load, render
+    from core.chat_template import load, render
 
     call = {"type": "function", "function": {"name": "calculate", "arguments": {"expression": "2 ** 3"}}}
     return render(load("qwen3_tools.jinja"), [{"role": "user", "content": "?"},

@@ -5,10 +5,10 @@ import asyncio
 import json
 
 from widgets import adapter_compare as A
-from widgets.backend import CountingBackend
+from core.backend import CountingBackend
 from widgets.build_context import BuildContext
 from widgets.demos import ADAPTER_REQUESTS, adapter_lane
-from widgets.model_queue import ModelQueue
+from core.model_queue import ModelQueue
 
 QUEUE = ModelQueue()
 
@@ -26,8 +26,13 @@ class Bytes:
 def ctx(backend):
     demos = {"adapter_lanes": {prompt: lanes_for(backend, list(b"ab")) for _, prompt, _, _ in ADAPTER_REQUESTS},
              "adapter_max_new_tokens": 6}
-    manifest = {"model": {"name": "Tiny"}, "tokenizer": {"special_tokens": {"<|im_end|>": 2}},
-                "files": {"model.onnx": {"bytes": 2_000_000}}}
+    manifest = {"schema_version": 1, "model": {"name": "Tiny"},
+                "tokenizer": {"file": "tokenizer.json", "special_tokens": {"<|im_end|>": 2}, "stop_ids": [2]},
+                "chat_template": {"text": ""},
+                "onnx": {"file": "model.onnx", "sha256": "0" * 64, "bytes": 2_000_000, "inputs": {"input_ids": "ids"},
+                         "outputs": {"logits": "logits"}},
+                "files": {"model.onnx": {"sha256": "0" * 64, "bytes": 2_000_000},
+                          "tokenizer.json": {"sha256": "1" * 64, "bytes": 0}}}
     return BuildContext(demos=demos, manifest=manifest, model_path="models/tiny/")
 
 
@@ -52,10 +57,10 @@ def test_static_render_and_request_choice():
 
 
 class Runtime:
-    """What backend_browser's Runtime gives a widget, over a CountingBackend."""
+    """What widgets/page.py's Runtime gives a widget, over a CountingBackend."""
 
     def __init__(self, backend):
-        from widgets.generation import Generator
+        from core.generation import Generator
         self.cancel = None
         self.model = type("Model", (), {"backend": backend, "tokenizer": Bytes(),
                                         "generator": Generator(backend, Bytes().id_to_bytes, [])})()

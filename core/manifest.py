@@ -50,7 +50,8 @@ def _template(tpl: dict, where: str) -> "ChatTemplateInfo":
 
 def _file(d: dict, where: str) -> "OnnxFile":
     return OnnxFile(file=_need(d, "file", where), sha256=_need(d, "sha256", where),
-                    bytes=int(_need(d, "bytes", where)), quantization=dict(d.get("quantization", {})))
+                    bytes=int(_need(d, "bytes", where)), quantization=dict(d.get("quantization", {})),
+                    data=_file(d["data"], f"{where}.data") if d.get("data") else None)
 
 
 @dataclass(frozen=True)
@@ -112,6 +113,17 @@ class OnnxFile:
     sha256: str = ""
     bytes: int = 0
     quantization: dict = field(default_factory=dict)
+    data: OnnxFile | None = None  # the file holding its weights (ONNX external data), if apart
+
+    @property
+    def downloads(self) -> tuple:
+        """What a runtime fetches to start this graph: the file, then its weights file.
+
+        >>> cpu = OnnxFile("model.cpu.onnx", bytes=2, data=OnnxFile("model.cpu.onnx.data", bytes=245))
+        >>> [(f.file, f.bytes) for f in cpu.downloads]
+        [('model.cpu.onnx', 2), ('model.cpu.onnx.data', 245)]
+        """
+        return (self,) + ((self.data,) if self.data else ())
 
 
 # Which file each runtime loads: WebGPU has kernels for the 4-bit MatMulNBits of model.onnx;

@@ -1,37 +1,30 @@
-"""The browser side of the widgets: the one module that imports ``js`` (Pyodide only).
+"""The page around the widgets (Pyodide only): ``mount(root)`` brings a widget placeholder to life.
 
-Two jobs:
+The fence rendered it at build time with the widget's initial state in its ``data-state``
+attribute; from then on events on ``[data-action]`` controls go to the widget's module:
 
-1. ``BrowserBackend`` implements ``backend.Backend`` over onnxruntime-web. The session and its KV
-   cache live in JavaScript (``site_plugins/assets/llmb-model.js``); Python sends token ids and
-   reads back only the few best scores, as the native backend does.
-2. ``mount(root)`` brings a widget placeholder to life. The fence rendered it at build time with
-   the widget's initial state in its ``data-state`` attribute; from then on events on
-   ``[data-action]`` controls go to the module:
+- a click on a button, or a change of a select, checkbox or range, calls
+  ``update(state, action, value)`` and re-renders; ``value`` is the control's value
+  (checkbox: "true"/"false"), or a button's ``data-value`` (else None);
+- typing in a text field updates the state without re-rendering (the caret stays put);
+- Enter (without Shift) in a field with ``data-enter-action="A"`` dispatches action A;
+  Escape anywhere in the widget dispatches the module's ``ESCAPE_ACTION``, if it has one;
+- an element rendered with a new ``data-autofocus`` value takes the focus once (a panel that
+  opened, the button that opened it when it closes);
+- actions listed in the module's ``RUN_ACTIONS`` go to ``run(state, action, value, runtime)``
+  instead, an async generator whose every yielded state is rendered (one job at a time: a run
+  action arriving meanwhile waits for it, and the module's optional ``queued(state, action,
+  value)`` says so); while it runs, actions in ``CANCEL_ACTIONS`` (default: "stop") set
+  ``runtime.cancel`` and reach ``update`` at once and again on the job's last state (so a
+  New chat pressed mid-reply is not undone by the reply's end);
+- state keys in the module's ``READER_FIELDS`` belong to the reader while a job runs: a job's
+  state keeps the reader's latest value of such a key (text typed during a model load or a
+  reply) unless the job itself changed it.
 
-   - a click on a button, or a change of a select, checkbox or range, calls
-     ``update(state, action, value)`` and re-renders; ``value`` is the control's value
-     (checkbox: "true"/"false"), or a button's ``data-value`` (else None);
-   - typing in a text field updates the state without re-rendering (the caret stays put);
-   - Enter (without Shift) in a field with ``data-enter-action="A"`` dispatches action A;
-     Escape anywhere in the widget dispatches the module's ``ESCAPE_ACTION``, if it has one;
-   - an element rendered with a new ``data-autofocus`` value takes the focus once (a panel that
-     opened, the button that opened it when it closes);
-   - actions listed in the module's ``RUN_ACTIONS`` go to ``run(state, action, value, runtime)``
-     instead, an async generator whose every yielded state is rendered (one job at a time: a run
-     action arriving meanwhile waits for it, and the module's optional ``queued(state, action,
-     value)`` says so); while it runs, actions in ``CANCEL_ACTIONS`` (default: "stop") set
-     ``runtime.cancel`` and reach ``update`` at once and again on the job's last state (so a
-     New chat pressed mid-reply is not undone by the reply's end);
-   - state keys in the module's ``READER_FIELDS`` belong to the reader while a job runs: a job's
-     state keeps the reader's latest value of such a key (text typed during a model load or a
-     reply) unless the job itself changed it.
-
-   What the reader did to the static render before Python was up (text typed, a box ticked, a
-   range moved) is read into the state when the widget mounts; llmb.js replays a click or Enter
-   made meanwhile.
+What the reader did to the static render before Python was up (text typed, a box ticked, a
+range moved) is read into the state when the widget mounts; llmb.js replays a click or Enter
+made meanwhile.
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -39,191 +32,14 @@ import importlib
 import json
 
 import js
-from pyodide.ffi import create_proxy, jsnull
+from pyodide.ffi import create_proxy
 
-from .backend import check_adapter_scale, check_feed
+from core import backend_browser
+from core.backend_browser import Model, absent
+
 from .build_context import BuildContext
-from .downloads import graph_files
-from .generation import Generator
-from .manifest import Manifest
-from .model_queue import ModelQueue
-from .sampling import Candidates
-from .tokenizer import Tokenizer
 
 _TEXT_INPUTS = {"text", "search", "email", "url", ""}
-
-
-def _absent(value) -> bool:
-    return value is None or value is jsnull
-
-
-class BrowserBackend:
-    """``backend.Backend`` over a ModelSession of llmb-model.js."""
-
-    def __init__(self, session, vocab_size: int, max_length: int):
-        self._session = session
-        self.vocab_size = vocab_size
-        self._max_length = max_length
-
-    @property
-    def length(self) -> int:
-        return int(self._session.length)
-
-    @property
-    def adapter_scale(self) -> float:
-        return float(self._session.adapterScale)
-
-    def set_adapter_scale(self, scale: float) -> bool:
-        check_adapter_scale(bool(self._session.hasAdapter), scale)
-        return bool(self._session.setAdapterScale(float(scale)))
-
-    @property
-    def max_length(self) -> int:
-        return self._max_length
-
-    async def feed(self, ids: list) -> None:
-        check_feed(self.length, len(ids), self._max_length)
-        await self._session.feed(js.Int32Array.new(list(ids)))
-
-    async def top(self, n: int) -> Candidates:
-        best = self._session.top(n)
-        logits = best.logits.to_py().tolist()
-        ids = None if _absent(best.ids) else best.ids.to_py().tolist()
-        return Candidates(ids=ids, logits=logits)
-
-    def log_normalizer(self) -> float:
-        return float(self._session.logNormalizer())
-
-    def truncate(self, n: int) -> int:
-        return int(self._session.truncate(n))
-
-    def reset(self) -> None:
-        self._session.reset()
-
-
-class Model:
-    """A loaded model: what a chat needs, created once per tab and backend kind."""
-
-    def __init__(self, manifest: dict, tokenizer: Tokenizer, backend: BrowserBackend, kind: str,
-                 threads: int, source: str, note: str):
-        self.manifest = manifest
-        self.info = Manifest.from_dict(manifest)
-        self.tokenizer = tokenizer
-        self.backend = backend
-        self.kind = kind  # "webgpu" | "wasm"
-        self.threads = threads  # WASM threads (0 on WebGPU)
-        self.source = source  # "cache" | "network"
-        self.note = note  # a storage problem the reader should know about, or ""
-        self.generator = Generator(backend, tokenizer.id_to_bytes, self.info.tokenizer.stop_ids)
-        self.queue = ModelQueue()  # the widgets' runs take turns on it (widgets/model_queue.py)
-
-
-_models: dict = {}  # (model_path, kind) -> the Model, or the task loading it, for the life of the tab
-
-
-_webgpu: list = []  # the answer of webgpu_problem, asked once per tab
-
-
-async def webgpu_problem() -> str:
-    """"" when WebGPU can run here, else why not."""
-    if not _webgpu:
-        _webgpu.append(str(await js.llmb.model.webgpuProblem()))
-    return _webgpu[0]
-
-
-async def _file(base: str, name: str, facts: dict, on_progress, into=None) -> object:
-    """The verified bytes of one artifact file (a JS Uint8Array inside a result object), written
-    into the Uint8Array ``into`` when one is given."""
-    def report(loaded, total, source):
-        if on_progress is not None:
-            on_progress(name, int(loaded), int(total), str(source))
-
-    proxy = create_proxy(report)
-    try:
-        return await js.llmb.model.fetchVerified(base + name, facts["sha256"], facts["bytes"], proxy,
-                                                 jsnull if into is None else into)
-    except Exception as e:  # JsException: the one-line reason fetchVerified gave
-        raise RuntimeError(str(js.llmb.model.explain(e))) from None
-    finally:
-        proxy.destroy()
-
-
-async def load_model(model_path: str, choice: str = "auto", on_progress=None) -> Model:
-    """Fetch (or take from the Cache API), verify and start the model under ``model_path``.
-
-    ``choice`` is "auto" (WebGPU when an adapter exists, else WASM), "webgpu" or "wasm";
-    ``on_progress(file, loaded, total, source)`` hears about downloads.
-    """
-    problem = await webgpu_problem()
-    if choice == "auto":
-        kind = "wasm" if problem else "webgpu"
-    elif choice == "webgpu" and problem:
-        raise RuntimeError(f"WebGPU is not available: {problem}. Choose WASM instead.")
-    else:
-        kind = choice
-    key = (model_path, kind)
-    if key not in _models:
-        # One load per model, however many widgets ask at once; a failed load is forgotten so
-        # that the next request tries again.
-        _models[key] = asyncio.ensure_future(_load(model_path, kind, on_progress))
-    found = _models[key]
-    if isinstance(found, Model):
-        return found
-    try:
-        model = await asyncio.shield(found)
-    except BaseException:
-        if _models.get(key) is found:
-            del _models[key]
-        raise
-    _models[key] = model
-    return model
-
-
-async def _load(model_path: str, kind: str, on_progress) -> Model:
-    base = str(js.llmb.siteURL) + model_path
-    response = await js.fetch(base + "manifest.json", cache="no-cache")
-    if not response.ok:
-        raise RuntimeError(f"{model_path}manifest.json: HTTP {response.status}")
-    try:
-        manifest = json.loads(await response.text())
-        tok_name = manifest["tokenizer"]["file"]
-        tok_facts = manifest["files"][tok_name]
-        # only what this runtime runs: WebGPU model.onnx, WASM the CPU file and its weights
-        graph, *data = graph_files(manifest, kind)
-        Manifest.from_dict(manifest)    # the rest of it reads too
-    except (ValueError, KeyError, TypeError) as e:
-        raise RuntimeError(f"{model_path}manifest.json is cut off or damaged ({type(e).__name__}: {e})") from None
-    tok = await _file(base, tok_name, tok_facts, on_progress)
-    tokenizer = Tokenizer.from_str(tok.data.to_bytes().decode("utf-8"))
-    # The graph and its external weights share one buffer: onnxruntime-web moves the graph's
-    # buffer to its worker (a transfer, not a copy), and the weights' views travel with it; it
-    # then copies each weight once into its tensor, instead of holding the file and a parsed copy
-    # of it in WASM memory too (export/build.py, CPU_DATA).
-    buffer = js.Uint8Array.new(sum(f["bytes"] for f in [graph, *data]))
-    views, start = [], 0
-    for f in [graph, *data]:
-        views.append(buffer.subarray(start, start + f["bytes"]))
-        start += f["bytes"]
-    del buffer
-    onnx = await _file(base, graph["file"], graph, on_progress, views[0])
-    weights = [await _file(base, f["file"], f, on_progress, view) for f, view in zip(data, views[1:])]
-    external = js.Array.new()
-    for f, got in zip(data, weights):
-        entry = js.Object.new()
-        entry.path, entry.data = f["file"], got.data
-        external.push(entry)
-    del views
-    try:
-        session = await js.llmb.model.createSession(kind, onnx.data, js.JSON.parse(json.dumps(manifest)), external)
-    except Exception as e:  # JsException: ORT's message, made readable
-        raise RuntimeError(str(js.llmb.model.explain(e))) from e
-    finally:
-        del external
-    backend = BrowserBackend(session, manifest["model"]["vocab_size"], manifest["model"]["context_length"])
-    biggest = weights[-1] if weights else onnx      # where most of the bytes came from
-    notes = [str(f.note) for f in (biggest, onnx, tok) if f.note]
-    return Model(manifest, tokenizer, backend, kind, int(session.threads), str(biggest.source),
-                 notes[0] if notes else "")
 
 
 class Flag:
@@ -257,10 +73,10 @@ class Runtime:
         self._mounted.render_soon()
 
     async def webgpu_problem(self) -> str:
-        return await webgpu_problem()
+        return await backend_browser.webgpu_problem()
 
     async def load_model(self, model_path: str, choice: str = "auto", on_progress=None) -> Model:
-        return await load_model(model_path, choice, on_progress)
+        return await backend_browser.load_model(model_path, choice, on_progress)
 
     def device_lost(self, model: Model) -> str:
         """Why the model's GPU device was lost, or "" (always "" on WASM)."""
@@ -268,8 +84,7 @@ class Runtime:
 
     def forget_model(self, model: Model) -> None:
         """Drop a model whose session cannot run any more, so the next load starts afresh."""
-        for key in [k for k, m in _models.items() if m is model]:
-            del _models[key]
+        backend_browser.forget(model)
 
     def turn(self, model: Model, on_wait=None):
         """``async with runtime.turn(model, on_wait):`` runs the block when the model is free
@@ -290,12 +105,12 @@ class Mounted:
         self.name = str(root.dataset.widget)
         self.module = importlib.import_module(f"widgets.{self.name}")
         state = root.getAttribute("data-state")
-        if not _absent(state):
+        if not absent(state):
             self.state = json.loads(str(state))
             root.removeAttribute("data-state")  # the live state is Python's from now on
         else:
             options = root.getAttribute("data-options")
-            self.state = self.module.initial_state(json.loads(str(options)) if not _absent(options) else {},
+            self.state = self.module.initial_state(json.loads(str(options)) if not absent(options) else {},
                                                    BuildContext())
         self.cancel = Flag()
         self.task = None
@@ -325,7 +140,7 @@ class Mounted:
                     self.state = self.module.update(self.state, action, "true" if el.checked else "false")
             elif tag == "select":
                 default = el.querySelector("option[selected]")
-                if not _absent(default) and str(el.value) != str(default.value):
+                if not absent(default) and str(el.value) != str(default.value):
                     self.state = self.module.update(self.state, action, str(el.value))
             elif tag in ("input", "textarea") and str(el.value) != str(el.defaultValue):
                 self.state = self.module.update(self.state, action, str(el.value))
@@ -377,14 +192,14 @@ class Mounted:
 
     def _on_event(self, event) -> None:
         target = event.target
-        if _absent(target) or not hasattr(target, "closest"):
+        if absent(target) or not hasattr(target, "closest"):
             return
         escape = getattr(self.module, "ESCAPE_ACTION", None)
         if str(event.type) == "keydown" and event.key == "Escape" and escape:
             self.dispatch(escape, None)
             return
         el = target.closest("[data-action]")
-        if _absent(el) or not self.root.contains(el):
+        if absent(el) or not self.root.contains(el):
             return
         tag = str(el.tagName).lower()
         field = tag in ("input", "textarea", "select")
@@ -392,7 +207,7 @@ class Mounted:
         action = str(el.getAttribute("data-action"))
         if kind == "keydown":
             enter = el.getAttribute("data-enter-action")
-            if (not _absent(enter) and event.key == "Enter" and not event.shiftKey
+            if (not absent(enter) and event.key == "Enter" and not event.shiftKey
                     and not event.isComposing):
                 event.preventDefault()
                 self.state = self.module.update(self.state, action, str(el.value))

@@ -1,5 +1,5 @@
 // The browser's WASM model session (ModelSession of site_plugins/assets/llmb-model.js, on
-// onnxruntime-web's own WASM build) run by Node for widgets/backend_node.py: one JSON request
+// onnxruntime-web's own WASM build) run by Node for core/backend_node.py: one JSON request
 // per line on stdin, one JSON reply per line on stdout.
 //   node backend_node.mjs LLMB_MODEL_MJS MODEL.onnx MANIFEST.json
 import fs from "node:fs";

@@ -83,7 +83,7 @@ def mode_for(manifest, think: bool = False, tools: bool = False, system: str | N
 def open_chat(mode: ChatMode, generator, tokenizer, toolbox=None) -> tuple[Chat, bool]:
     """A Chat on ``generator`` (whose backend keeps one cache per model) configured by ``mode``,
     and whether switching the adapter emptied the cache. ``toolbox``: what runs the model's tool
-    calls when the mode offers tools (widgets.tools.default_toolbox for the live chat)."""
+    calls when the mode offers tools (core.tools.default_toolbox for the live chat)."""
     reset = generator.backend.set_adapter_scale(mode.adapter_scale)
     if reset:
         generator.cached = []

@@ -138,5 +138,5 @@ def render(template: str, messages: list, *, add_generation_prompt: bool = True,
 
 
 def load(name: str) -> str:
-    """A template shipped in widgets/templates/, e.g. load("qwen3_tools.jinja")."""
+    """A template shipped in core/templates/, e.g. load("qwen3_tools.jinja")."""
     return (TEMPLATES / name).read_text(encoding="utf-8")

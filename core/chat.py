@@ -9,8 +9,8 @@ the model continues, at most ``max_tool_rounds`` times per turn.
 Example with the fake backend and a two-line template (the real ones come from the manifest):
 
     >>> import asyncio
-    >>> from widgets.backend import CountingBackend
-    >>> from widgets.sampling import GREEDY
+    >>> from core.backend import CountingBackend
+    >>> from core.sampling import GREEDY
     >>> class Bytes:                      # a tokenizer whose ids are byte values
     ...     def encode_with_special_tokens(self, text): return list(text.encode())
     ...     def id_to_bytes(self, i): return bytes([i])
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from .chat_template import render as render_template
 from .generation import ContextOverflow, GenerationConfig, Generator, _call
 
 _MARK = "\ue000"  # a private-use character: where a message's own text goes back into the prompt
@@ -49,7 +50,7 @@ class Chat:
         self.tools = tools  # None, or a Toolbox: .schemas for the template, .answer(reply) -> messages
         self.enable_thinking = enable_thinking
         self.max_tool_rounds = max_tool_rounds
-        self._render = render
+        self._render = render or render_template  # tests and docs may pass a simpler one
         self.messages: list = [{"role": "system", "content": system}] if system else []
 
     @classmethod
@@ -65,8 +66,6 @@ class Chat:
         """The conversation (or ``messages``) as the template writes it, ending with the
         assistant's header."""
         render = self._render
-        if render is None:
-            from .chat_template import render
         schemas = self.tools.schemas if self.tools is not None else None
         return render(self.template, self.messages if messages is None else messages, add_generation_prompt=True,
                       enable_thinking=self.enable_thinking, tools=schemas)

@@ -6,7 +6,7 @@ teaches, ``<function=NAME><parameter=NAME>VALUE</parameter></function>``, and th
 unknown tool or bad arguments become an error string that is fed back to the model, so it can
 try again, and never an exception that ends the chat.
 
-    >>> from widgets.tools import default_toolbox
+    >>> from core.tools import default_toolbox
     >>> run_tool_call('<tool_call>{"name": "calculate", "arguments": {"expression": "6*7"}}</tool_call>',
     ...               default_toolbox())
     ToolResult(name='calculate', arguments={'expression': '6*7'}, content='42', ok=True)
@@ -135,7 +135,7 @@ def run(call, toolbox) -> ToolResult:
 
 def run_tool_call(text: str, toolbox) -> ToolResult:
     """Run the first call in `text` (a whole reply, or one block's inner text) with the tools of
-    ``toolbox`` (``widgets.tools.Toolbox``, which imports this module, not the other way round)."""
+    ``toolbox`` (``core.tools.Toolbox``, which imports this module, not the other way round)."""
     calls = parse_tool_calls(text) if "<tool_call>" in text else [_try(parse_block, text)]
     return run(calls[0] if calls else ToolCallError("no tool call found"), toolbox)
 

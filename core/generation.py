@@ -11,8 +11,8 @@ is never shown half-made.
 Example with the pure-Python fake backend (its scores favour ``last id + 1``):
 
     >>> import asyncio
-    >>> from widgets.backend import CountingBackend
-    >>> from widgets.sampling import GREEDY
+    >>> from core.backend import CountingBackend
+    >>> from core.sampling import GREEDY
     >>> gen = Generator(CountingBackend(vocab_size=100), token_bytes=lambda i: b"%d," % i,
     ...                 stop_ids=[7])
     >>> greedy = GenerationConfig(max_new_tokens=10, sampling=GREEDY)

@@ -3,7 +3,7 @@
     llm-book-chat ARTIFACT [--think] [--tools] [--temperature T] [--top-p P] [--seed N]
                   [--max-new-tokens N] [PROMPT | --jsonl FILE]
 
-The chat is configured by ``widgets.chat_mode`` exactly as the page's chat is: which model
+The chat is configured by ``core.chat_mode`` exactly as the page's chat is: which model
 answers (the original, or the adapter when Think or Tools is on), its template and system
 prompt, the sampling defaults, the toolbox and its rounds; it generates with the same
 ``Chat`` and ``Generator`` over native onnxruntime instead of onnxruntime-web.
