@@ -164,7 +164,7 @@ def get_time(timezone_name: str, now: datetime | None = None) -> str:
     name = zone_name(timezone_name)
     now = now or datetime.now(timezone.utc)
     try:
-        from zoneinfo import ZoneInfo
+        from zoneinfo import ZoneInfo  # Pyodide may lack it, and has no tz database: see below
 
         local, note = now.astimezone(ZoneInfo(name)), ""
     except Exception:  # no tzdata (ZoneInfoNotFoundError) or no zoneinfo: use the table

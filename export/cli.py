@@ -37,7 +37,7 @@ def main(argv=None) -> int:
         cli.error("--site exports the model export/site_model.py names; give no source, --adapter, --out, "
                   "--preset or --requantize with it")
     signal.signal(signal.SIGTERM, _interrupt)   # a killed run cleans its temporary folder too
-    from .build import build
+    from .build import build  # torch, onnx and transformers load here, after the arguments are good
     from . import site_model
     try:
         if args.site:

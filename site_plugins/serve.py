@@ -45,6 +45,7 @@ class Server(http.server.ThreadingHTTPServer):
 
 
 def build(config_file: str) -> Path:
+    # MkDocs loads only when there is a site to build (--no-build serves one as it is)
     from mkdocs.commands.build import build as mkdocs_build
     from mkdocs.config import load_config
 
@@ -75,7 +76,7 @@ def main(argv=None) -> int:
     mimetypes.add_type("text/javascript", ".mjs")
     site = Path(args.site_dir) if args.site_dir else None
     if not args.no_build:
-        from mkdocs.exceptions import MkDocsException
+        from mkdocs.exceptions import MkDocsException  # as in build(): only when building
 
         try:
             built = build(args.config_file)
