@@ -89,7 +89,7 @@ def test_the_guides_chapter_builds_with_its_widget_facts_and_nav(guide_widget, t
     art = fake_artifact(tmp_path / "art")
     manifest = json.loads((art / "manifest.json").read_text())
     for section, values in MANIFEST.items():
-        manifest[section] = {**manifest.get(section, {}), **values}
+        manifest[section] = {**manifest.get(section, {}), **values} if isinstance(values, dict) else values
     (art / "manifest.json").write_text(json.dumps(manifest))
     config = config_with(tmp_path, artifact=art, docs=docs, **{"llmb-fences": {"package": "guide_widgets"},
                                                                "llmb-runtime": {"enabled": False}})
