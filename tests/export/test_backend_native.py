@@ -112,5 +112,5 @@ def test_docstring_examples_on_the_default_export(name, default_artifact, monkey
     manifest = json.loads((default_artifact / "manifest.json").read_text())
     globs = {"tok": Tokenizer.from_file(default_artifact / manifest["tokenizer"]["file"]),
              "smollm2_template": manifest["chat_template"]["text"]}
-    result = doctest.testmod(importlib.import_module(f"widgets.{name}"), extraglobs=globs)
+    result = doctest.testmod(importlib.import_module(f"core.{name}"), extraglobs=globs)
     assert result.failed == 0 and result.attempted >= 2, (name, result)
