@@ -195,9 +195,6 @@ export async function createSession(kind, modelBytes, manifest, externalData = [
     session = await ort.InferenceSession.create(modelBytes, {
       executionProviders: [kind],
       ...(externalData.length ? { externalData } : {}),
-      // On WebGPU the grown cache stays in GPU buffers and goes straight back in as the next
-      // run's past: no per-token readback of it (ModelSession.truncate reads it only to cut it).
-      ...(kind === "webgpu" ? { preferredOutputLocation: Object.fromEntries(manifest.onnx.cache.map((c) => [c.output, "gpu-buffer"])) } : {}),
       graphOptimizationLevel: "all",
       // ORT's native warnings (a few nodes kept on the CPU under WebGPU) reach console.error.
       logSeverityLevel: 3,
@@ -261,7 +258,6 @@ export class ModelSession {
       const shape = c.shape.map((d) => (d === "past" ? 0 : d));
       return new this.ort.Tensor("float32", new Float32Array(size(shape)), shape);
     });
-    this.keep = null; // a cut of a GPU cache still to make (truncate)
     this._length = 0;
     this.last = null;
   }
@@ -277,7 +273,6 @@ export class ModelSession {
 
   async feedOnce(ids) {
     if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
-    if (this.keep !== null) await this.cutGpuCache();
     const { ort, io } = this;
     const n = ids.length;
     const start = this._length;
@@ -352,45 +347,30 @@ export class ModelSession {
     return top + Math.log(sum);
   }
 
-  // Keep the first n cached tokens; state caches cannot rewind, so they reset (returns 0). A
-  // cache in GPU buffers can only be read asynchronously, so its cut waits for the next feed.
+  // Keep the first n cached tokens; state caches cannot rewind, so they reset (returns 0).
   truncate(n) {
     if (n >= this._length) return this._length;
     if (this.io.cache.some((c) => !c.shape.includes("past"))) {
       this.reset();
       return 0;
     }
-    if (this.past.some((t) => t.location === "gpu-buffer")) {
-      this.keep = Math.min(n, this.keep ?? n);
-    } else {
-      this.past = this.past.map((t, i) => this.cut(t, i, t.data, n));
-    }
+    this.past = this.past.map((t, i) => {
+      const axis = this.io.cache[i].shape.indexOf("past");
+      const dims = t.dims;
+      const outer = size(dims.slice(0, axis));
+      const inner = size(dims.slice(axis + 1));
+      const old = dims[axis];
+      const data = new Float32Array(outer * n * inner);
+      for (let o = 0; o < outer; o++) {
+        data.set(t.data.subarray(o * old * inner, (o * old + n) * inner), o * n * inner);
+      }
+      const shape = dims.slice();
+      shape[axis] = n;
+      t.dispose?.();
+      return new this.ort.Tensor("float32", data, shape);
+    });
     this._length = n;
     this.last = null;
     return n;
-  }
-
-  async cutGpuCache() {
-    const n = this.keep;
-    this.keep = null;
-    const old = this.past;
-    this.past = await Promise.all(old.map(async (t, i) => this.cut(t, i, await t.getData(), n)));
-  }
-
-  // The first n positions of cache tensor `t` (its values `data`) as a new CPU tensor; `t` is disposed.
-  cut(t, i, data, n) {
-    const axis = this.io.cache[i].shape.indexOf("past");
-    const dims = t.dims;
-    const outer = size(dims.slice(0, axis));
-    const inner = size(dims.slice(axis + 1));
-    const old = dims[axis];
-    const kept = new Float32Array(outer * n * inner);
-    for (let o = 0; o < outer; o++) {
-      kept.set(data.subarray(o * old * inner, (o * old + n) * inner), o * n * inner);
-    }
-    const shape = dims.slice();
-    shape[axis] = n;
-    t.dispose?.();
-    return new this.ort.Tensor("float32", kept, shape);
   }
 }
