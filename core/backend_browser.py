@@ -22,6 +22,7 @@ from .model_queue import ModelQueue
 from .sampling import Candidates
 from .tokenizer import Tokenizer
 
+
 def absent(value) -> bool:
     """A JavaScript value that is not there (undefined or null)."""
     return value is None or value is jsnull
@@ -89,8 +90,6 @@ class Model:
 
 
 _models: dict = {}  # (model_path, kind) -> the Model, or the task loading it, for the life of the tab
-
-
 _webgpu: list = []  # the answer of webgpu_problem, asked once per tab
 
 
