@@ -119,8 +119,10 @@ def main(argv=None) -> dict:
                             results[name].append(rows.wllama(p, server.url, text_work, threads))
         finally:
             server.close()
+    wasm_file = manifest["onnx"].get("cpu") or manifest["onnx"]   # the file WASM loads
     meta = {"runs": args.runs, "tokens": args.tokens, "context": args.context, "artifact": str(artifact),
-            "model": manifest["model"]["name"], "onnx_bytes": (manifest["onnx"].get("cpu") or manifest["onnx"])["bytes"],   # the file WASM loads
+            "model": manifest["model"]["name"], "onnx_bytes": wasm_file["bytes"],
+            "wasm_file_top1": (wasm_file.get("verification") or manifest.get("verification") or {}).get("top1_agreement"),
             "seconds": time.time() - started, "cpus": os.cpu_count(),
             "load_average": [load_before, os.getloadavg()[0]], "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     summary = report.summarise(results, work, meta)

@@ -68,6 +68,7 @@ def summarise(results: dict, work: dict, meta: dict) -> dict:
         "native decode long / short context": _ratio(nat("decode_long_tok_s"), nat("decode_short_tok_s")),
         "pyodide 2nd turn TTFT reused / fresh": _ratio(py("turn2_ttft_ms"), py("turn2_fresh_ttft_ms")),
         "pyodide / wllama TTFT": _ratio(py("ttft_ms"), peer("ttft_ms")),
+        "pyodide / wllama peak memory": _ratio(py("peak_mb"), peer("peak_mb")),
     }
     summary["ratios"] = ratios
     summary["checks"] = checks(results, work)
@@ -78,14 +79,21 @@ def summarise(results: dict, work: dict, meta: dict) -> dict:
         t.append({"target": name, "value": value, "met": None if ok is None else bool(ok)})
 
     r = ratios
-    target("browser decode >= 3x wllama", r["pyodide / wllama decode"],
-           None if r["pyodide / wllama decode"] is None else r["pyodide / wllama decode"] >= 3)
-    target("browser decode >= 0.6x native", r["pyodide / native decode"],
-           None if r["pyodide / native decode"] is None else r["pyodide / native decode"] >= 0.6)
+
+    def at_least(name, ratio, bound):
+        target(name, r[ratio], None if r[ratio] is None else r[ratio] >= bound)
+
+    def at_most(name, ratio, bound):
+        target(name, r[ratio], None if r[ratio] is None else r[ratio] <= bound)
+    at_least("browser decode >= 2x wllama", "pyodide / wllama decode", 2)
+    at_least("browser decode >= 0.45x native", "pyodide / native decode", 0.45)
+    at_most("time to first token <= 0.5x wllama", "pyodide / wllama TTFT", 0.5)
+    at_most("browser peak memory <= wllama", "pyodide / wllama peak memory", 1)
+    top1 = meta.get("wasm_file_top1")
+    target("top-1 against torch >= 0.97 (the file WASM loads)", top1, None if top1 is None else top1 >= 0.97)
     cost = r["Python layer cost per token vs plain JS"]
     target("Python layer <= 10% vs plain JS", cost, None if cost is None else cost <= 0.10)
-    target(f"decode at {long} >= 0.8x decode at {short} context", r["pyodide decode long / short context"],
-           None if r["pyodide decode long / short context"] is None else r["pyodide decode long / short context"] >= 0.8)
+    at_least(f"decode at {long} >= 0.8x decode at {short} context", "pyodide decode long / short context", 0.8)
     reuse = summary["checks"].get("turn2_feeds_only_new_tokens")
     target("2nd turn feeds only its new tokens", r["pyodide 2nd turn TTFT reused / fresh"], reuse)
     task = py("longest_task_ms")

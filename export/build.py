@@ -243,12 +243,14 @@ def _cpu_file(tmp, src, maxima, io, adapter, verify, reference_cache, log) -> di
 
 
 def cpu_quantization(src) -> dict:
-    from .quantize import CPU_TERMS
+    from .quantize import CPU_TWO_TERMS, CPU_TWO_TERMS_LAST_LAYERS
     from .smooth import ALPHA, CALIBRATION
     main = quantization(src, "q4", True)
     return {"weight_format": "int8",
-            "weights": (f"int8 per output row in {CPU_TERMS} terms (DynamicQuantizeMatMul: uint8 "
-                        "activations per tensor), smoothed"),
+            "weights": ("int8 per output row, stored as uint8 with zero point 128 (DynamicQuantizeMatMul: "
+                        "uint8 activations per tensor), smoothed; one term, two (the second holding the "
+                        f"first one's rounding error) for {'/'.join(m.split('_')[0] for m in CPU_TWO_TERMS)} "
+                        f"and every weight of the last {CPU_TWO_TERMS_LAST_LAYERS} layers"),
             "down_proj": "float16, float32 once the session loads (MatMul)",
             "smoothing": {"alpha": ALPHA, "calibration_chats": len(CALIBRATION),
                           "folded_into": "RMS norm weights (q/k/v, gate/up) and v_proj rows (o_proj)"},

@@ -93,7 +93,7 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
     for _, _, past, _, shape in cache_entries(spec):
         g.input(past, FLOAT, shape)
     if cpu:
-        lin = lambda name: for_cpu(name, weights[name])  # noqa: E731
+        lin = lambda name: for_cpu(name, weights[name], spec.num_layers)  # noqa: E731
     else:
         lin = lambda name: for_linear(weights[name], preset, keep_source_quant)  # noqa: E731
 

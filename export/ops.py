@@ -87,11 +87,13 @@ def _linear(g: Graph, x, w, path, block_sums=None):
 
 def _int8_rows(g: Graph, x, w: Int8Rows, path):
     """All terms in one DynamicQuantizeMatMul, side by side: x is quantized to uint8 once, the
-    output is [..., terms * n], and the terms' slices are added."""
+    output is [..., terms * n], and the terms' slices are added. The codes go in as uint8 with
+    zero point 128 (code + 128): uint8 x uint8 is exact on every CPU kernel (quantize.CPU_CODE_MAX)."""
     terms, n, k = w.codes.shape
-    codes = np.ascontiguousarray(w.codes.transpose(2, 0, 1).reshape(k, terms * n))   # [k, terms * n]
-    scales = np.ascontiguousarray(w.scales.reshape(-1))
-    y = g.node("DynamicQuantizeMatMul", [x, g.init(f"{path}.codes", codes), g.init(f"{path}.scales", scales)],
+    codes = w.codes.transpose(2, 0, 1).reshape(k, terms * n).astype(np.int16) + 128   # [k, terms * n]
+    y = g.node("DynamicQuantizeMatMul", [x, g.init(f"{path}.codes", np.ascontiguousarray(codes.astype(np.uint8))),
+                                         g.init(f"{path}.scales", np.ascontiguousarray(w.scales.reshape(-1))),
+                                         g.init(f"{path}.zero_points", np.full(terms * n, 128, np.uint8))],
                path, domain=MS_DOMAIN)
     if terms == 1:
         return y

@@ -77,21 +77,36 @@ class Int8Rows:
         return (self.codes.astype(np.float32) * self.scales[..., None]).sum(0)
 
 
-# The CPU file's linear weights: int8 in two terms (the second term carries the first one's
-# rounding error, so the weights are as exact as 16 bits while the kernel stays int8), except
-# down_proj, which stays float16: its input has the widest outliers (export/smooth.py). Measured
-# on the default model, top-1 against torch: one term of int8 weights 0.967 even with float
-# activations; the shipped file 0.979 (docs/authors/export.md, "The CPU file").
-CPU_TERMS = 2
+# The CPU file's linear weights: int8 per output row, in one term, or in two where measured to
+# matter (the second term carries the first one's rounding error, as exact as 16 bits, at twice
+# the work on WASM); down_proj stays float16: its input has the widest outliers (smooth.py).
+# Measured on the default model, top-1 against torch at alpha 0.7 (docs/authors/export.md, "The
+# CPU file"): every weight in one term 0.969; q/k/v in two 0.973; q/k/v and the last two layers'
+# gate/up in two 0.978 (the first two layers' instead: 0.973); every weight in two 0.979 (alpha
+# 0.85), 1.8x the one-term decode time on WASM.
+CPU_TWO_TERMS = ("q_proj", "k_proj", "v_proj")
+CPU_TWO_TERMS_LAST_LAYERS = 2
 CPU_FLOAT16 = ("down_proj.weight",)
-# Codes stay within +-63 (7 bits): x86 kernels without VNNI multiply uint8 activations by int8
-# weights in pairs summed into int16 (vpmaddubsw), which saturates once 2 * 255 * |w| > 32767.
-# Measured here: codes up to 127 put 4% of the output's range in error; up to 63, exact, as the
-# WASM kernel (int16 dot products) always is. The second term makes up for the bit.
-CPU_CODE_MAX = 63
+# Full-range codes, stored as uint8 with zero point 128 (ops._int8_rows): uint8 times uint8 runs
+# on x86 kernels that widen both to int16 before multiplying, so the products are exact as they
+# always are in the WASM kernel. int8 weights took the x86 path that sums pairs of products in
+# int16 (vpmaddubsw), which saturates once 2 * 255 * |w| > 32767 and had limited codes to +-63.
+CPU_CODE_MAX = 127
 
 
-def rtn_int8_rows(w: np.ndarray, terms: int = CPU_TERMS, code_max: int = CPU_CODE_MAX) -> Int8Rows:
+def cpu_terms(name: str, num_layers: int) -> int:
+    """How many int8 terms the CPU file gives the weight ``name`` (model.layers.N.<module>.weight)
+    of a model with ``num_layers`` layers.
+
+    >>> [cpu_terms(f"model.layers.{n}", 30) for n in ("3.self_attn.k_proj.weight", "3.mlp.up_proj.weight",
+    ...                                              "28.mlp.up_proj.weight")]
+    [2, 1, 2]
+    """
+    _, _, layer, *_, module, _ = name.split(".")
+    return 2 if module in CPU_TWO_TERMS or int(layer) >= num_layers - CPU_TWO_TERMS_LAST_LAYERS else 1
+
+
+def rtn_int8_rows(w: np.ndarray, terms: int = 1, code_max: int = CPU_CODE_MAX) -> Int8Rows:
     """Symmetric int8 per output row (codes within +-``code_max``), ``terms`` deep.
 
     >>> w = np.random.default_rng(0).normal(size=(4, 64)).astype(np.float32)
@@ -111,11 +126,11 @@ def rtn_int8_rows(w: np.ndarray, terms: int = CPU_TERMS, code_max: int = CPU_COD
     return Int8Rows(np.stack(codes), np.stack(scales))
 
 
-def for_cpu(name: str, w):
+def for_cpu(name: str, w, num_layers: int):
     """The format a decoder matmul weight takes in the CPU file: float16 or ``Int8Rows``."""
     if name.endswith(CPU_FLOAT16):
         return dense(w).astype(np.float16)
-    return rtn_int8_rows(dense(w))
+    return rtn_int8_rows(dense(w), cpu_terms(name, num_layers))
 
 
 def dequantize_nbits(q: NBits) -> np.ndarray:

@@ -15,6 +15,8 @@ from export import smooth
 from export.decoder import build_decoder, cache_io
 from export.hf_source import load_hf
 from export.lora import Adapter
+from export.graph import Graph
+from export.ops import linear
 from export.quantize import CPU_CODE_MAX, rtn_int8_rows
 from export_tiny import save_tiny
 
@@ -77,30 +79,43 @@ def test_smoothing_changes_no_product_in_float(tmp_path, architecture):
     assert np.abs(_logits(wrong, io, ids, 1.0) - on).max() > 0.1 * np.abs(on - off).max()
 
 
+def _int8_linear(rows, k):
+    """A one-node graph: the CPU file's linear layer (ops.linear) over ``rows``."""
+    g = Graph("int8")
+    g.output(linear(g, g.input("x", TensorProto.FLOAT, [1, k]), rows, "/lin"), "y", TensorProto.FLOAT, None)
+    return ort.InferenceSession(g.model().SerializeToString(), providers=["CPUExecutionProvider"])
+
+
 def test_int8_rows_run_exactly_on_this_cpu():
-    """DynamicQuantizeMatMul with codes within +-CPU_CODE_MAX equals exact integer arithmetic here,
-    as the WASM kernel always does; full-range codes would not on x86 kernels that sum pairs of
-    products in int16 (the reason for the limit)."""
+    """The CPU file's linear layer, with full-range codes, equals exact integer arithmetic here, as
+    the WASM kernel always does: the codes go in as uint8 with zero point 128, which x86 kernels
+    multiply in int16 without saturating (signed codes this wide did not, here)."""
     rng = np.random.default_rng(0)
     k, n = 576, 64
-    w = rng.normal(size=(n, k)).astype(np.float32)
+    # the worst case for pairs summed in int16: wide codes side by side, large activations
+    w = rng.uniform(-1, 1, size=(n, k)).astype(np.float32)
     rows = rtn_int8_rows(w, terms=1)
-    assert np.abs(rows.codes).max() == CPU_CODE_MAX
-    codes = rows.codes[0].T.copy()                             # [k, n]
-    graph = helper.make_graph(
-        [helper.make_node("DynamicQuantizeMatMul", ["x", "w", "s"], ["y"], domain="com.microsoft")], "g",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, k])],
-        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, n])],
-        [numpy_helper.from_array(codes, "w"), numpy_helper.from_array(np.ones(n, np.float32), "s")])
-    model = helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 21),
-                                                                    helper.make_opsetid("com.microsoft", 1)])
-    session = ort.InferenceSession(model.SerializeToString(), providers=["CPUExecutionProvider"])
-    x = np.abs(rng.normal(size=(1, k)).astype(np.float32)) * 3       # uint8 codes up to 255
-    y = session.run(None, {"x": x})[0]
+    assert np.abs(rows.codes).max() == CPU_CODE_MAX == 127
+    x = rng.uniform(0.7, 1.0, size=(1, k)).astype(np.float32)       # uint8 codes 178 to 255
+    y = _int8_linear(rows, k).run(None, {"x": x})[0]
     scale = x.max() / 255
     xq = np.clip(np.rint(x / scale), 0, 255).astype(np.int64)
-    exact = (xq @ codes.astype(np.int64)) * scale
-    assert np.abs(y - exact).max() < 1e-3 * np.abs(exact).max()
+    exact = (xq @ rows.codes[0].T.astype(np.int64)) * scale * rows.scales[0]
+    assert np.abs(y - exact).max() < 1e-5 * np.abs(exact).max()
+
+
+def test_two_term_layers_add_their_halves():
+    """Two terms in one DynamicQuantizeMatMul, twice as wide: the sum of the halves is the
+    product with the weight to about 16 bits (float activations quantized as the kernel does)."""
+    rng = np.random.default_rng(3)
+    k, n = 256, 32
+    w = rng.normal(size=(n, k)).astype(np.float32)
+    x = np.abs(rng.normal(size=(1, k)).astype(np.float32))
+    scale = x.max() / 255
+    xq = np.clip(np.rint(x / scale), 0, 255) * scale                 # what the kernel multiplies
+    one, two = (_int8_linear(rtn_int8_rows(w, terms=t), k).run(None, {"x": x})[0] for t in (1, 2))
+    reference = xq @ w.T
+    assert np.abs(two - reference).max() < np.abs(one - reference).max() / 20
 
 
 def test_two_terms_hold_the_weights_to_16_bits():
@@ -131,6 +146,13 @@ def test_the_default_export_has_a_verified_cpu_file(default_artifact, manifest):
     vocab, hidden = manifest["model"]["vocab_size"], manifest["model"]["hidden_size"]
     big = [(i.name, i.data_type) for i in proto.graph.initializer if np.prod(i.dims) >= vocab * hidden]
     assert big == [("model.embed_tokens.codes", TensorProto.UINT8)]
+    # every int8 weight as full-range uint8 codes around zero point 128 (see the test above)
+    inits = {i.name: i for i in proto.graph.initializer}
+    layers = [n for n in proto.graph.node if n.op_type == "DynamicQuantizeMatMul"]
+    assert len(layers) == 3 * manifest["model"]["num_layers"]
+    for node in layers:
+        codes, zero = (numpy_helper.to_array(inits[name]) for name in (node.input[1], node.input[3]))
+        assert codes.dtype == np.uint8 and codes.min() >= 1 and codes.max() == 255 and (zero == 128).all()
 
 
 def test_the_cpu_file_keeps_its_weights_in_a_data_file_the_manifest_lists(default_artifact, manifest):
@@ -146,7 +168,8 @@ def test_the_cpu_file_keeps_its_weights_in_a_data_file_the_manifest_lists(defaul
     assert path.stat().st_mode & 0o777 == (default_artifact / "model.onnx").stat().st_mode & 0o777
     graph = onnx.load(str(default_artifact / cpu["file"]), load_external_data=False)
     inline = [i.name for i in graph.graph.initializer
-              if i.data_location != TensorProto.EXTERNAL and np.prod(i.dims) * 4 > 1024]
+              if i.data_location != TensorProto.EXTERNAL
+              and np.prod(i.dims) * helper.tensor_dtype_to_np_dtype(i.data_type).itemsize > 1024]
     assert inline == []
     # every byte of the data file belongs to one weight
     spans = sorted((int(e["offset"]), int(e["length"]))
