@@ -82,8 +82,9 @@ class Int8Rows:
 # the work on WASM); down_proj stays float16: its input has the widest outliers (smooth.py).
 # Measured on the default model, top-1 against torch at alpha 0.7 (docs/authors/export.md, "The
 # CPU file"): every weight in one term 0.969; q/k/v in two 0.973; q/k/v and the last two layers'
-# gate/up in two 0.978 (the first two layers' instead: 0.973); every weight in two 0.979 (alpha
-# 0.85), 1.8x the one-term decode time on WASM.
+# gate/up in two 0.978 (the first two layers' instead: 0.973); q/k/v and every int8 weight of
+# the last two layers in two 0.979 (shipped); every weight in two 0.979 (alpha 0.85, the earlier
+# file), 1.8x the one-term decode time on WASM.
 CPU_TWO_TERMS = ("q_proj", "k_proj", "v_proj")
 CPU_TWO_TERMS_LAST_LAYERS = 2
 CPU_FLOAT16 = ("down_proj.weight",)
