@@ -86,6 +86,13 @@ def _int8_linear(rows, k):
     return ort.InferenceSession(g.model().SerializeToString(), providers=["CPUExecutionProvider"])
 
 
+def _uint8_activations(x):
+    """(codes, scale) of a non-negative ``x`` as DynamicQuantizeMatMul quantizes it: per tensor,
+    zero point 0."""
+    scale = x.max() / 255
+    return np.clip(np.rint(x / scale), 0, 255), scale
+
+
 def test_int8_rows_run_exactly_on_this_cpu():
     """The CPU file's linear layer, with full-range codes, equals exact integer arithmetic here, as
     the WASM kernel always does: the codes go in as uint8 with zero point 128, which x86 kernels
@@ -98,9 +105,8 @@ def test_int8_rows_run_exactly_on_this_cpu():
     assert np.abs(rows.codes).max() == CPU_CODE_MAX == 127
     x = rng.uniform(0.7, 1.0, size=(1, k)).astype(np.float32)       # uint8 codes 178 to 255
     y = _int8_linear(rows, k).run(None, {"x": x})[0]
-    scale = x.max() / 255
-    xq = np.clip(np.rint(x / scale), 0, 255).astype(np.int64)
-    exact = (xq @ rows.codes[0].T.astype(np.int64)) * scale * rows.scales[0]
+    xq, scale = _uint8_activations(x)
+    exact = (xq.astype(np.int64) @ rows.codes[0].T.astype(np.int64)) * scale * rows.scales[0]
     assert np.abs(y - exact).max() < 1e-5 * np.abs(exact).max()
 
 
@@ -111,8 +117,8 @@ def test_two_term_layers_add_their_halves():
     k, n = 256, 32
     w = rng.normal(size=(n, k)).astype(np.float32)
     x = np.abs(rng.normal(size=(1, k)).astype(np.float32))
-    scale = x.max() / 255
-    xq = np.clip(np.rint(x / scale), 0, 255) * scale                 # what the kernel multiplies
+    codes, scale = _uint8_activations(x)
+    xq = codes * scale                                               # what the kernel multiplies
     one, two = (_int8_linear(rtn_int8_rows(w, terms=t), k).run(None, {"x": x})[0] for t in (1, 2))
     reference = xq @ w.T
     assert np.abs(two - reference).max() < np.abs(one - reference).max() / 20
