@@ -165,11 +165,12 @@ async def _load(model_path: str, kind: str, on_progress) -> Model:
     tokenizer = Tokenizer.from_str(tok.data.to_bytes().decode("utf-8"))
     # Only what this runtime runs: WebGPU model.onnx, WASM the CPU file and its weights, in one
     # buffer that onnxruntime-web moves to its worker (llmb-model.js fetchGraph; export/build.py, CPU_DATA).
-    files = [{"file": f.file, "sha256": f.sha256, "bytes": f.bytes} for f in info.onnx.file_for(kind).downloads]
+    graph = info.onnx.file_for(kind)
+    files = [{"file": f.file, "sha256": f.sha256, "bytes": f.bytes} for f in graph.downloads]
     got = await _fetch(js.llmb.model.fetchGraph, base, js.JSON.parse(json.dumps(files)), on_progress=on_progress)
     try:
         session = await js.llmb.model.createSession(kind, got.graph, js.JSON.parse(json.dumps(manifest)),
-                                                    got.externalData)
+                                                    got.externalData, js.JSON.parse(json.dumps(graph.session_options)))
     except Exception as e:  # JsException: ORT's message, made readable
         raise RuntimeError(str(js.llmb.model.explain(e))) from e
     finally:

@@ -39,6 +39,9 @@ class NativeBackend:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             options.intra_op_num_threads = threads
+        graph = manifest.onnx.file_named(Path(model_path).name)
+        for key, value in (graph.session_options if graph else {}).items():
+            options.add_session_config_entry(key, value)
         self.session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
         spec = manifest.onnx
         self.vocab_size = manifest.model.vocab_size

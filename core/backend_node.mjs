@@ -20,6 +20,7 @@ const externalData = graph?.data
 const session = await ort.InferenceSession.create(fs.readFileSync(modelPath), {
   executionProviders: ["wasm"], graphOptimizationLevel: "all", logSeverityLevel: 3,
   ...(externalData.length ? { externalData } : {}),
+  extra: { ...graph?.session_options },
 });
 const model = new ModelSession(ort, session, manifest.onnx, "wasm");
 

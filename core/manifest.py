@@ -51,7 +51,15 @@ def _template(tpl: dict, where: str) -> "ChatTemplateInfo":
 def _file(d: dict, where: str) -> "OnnxFile":
     return OnnxFile(file=_need(d, "file", where), sha256=_need(d, "sha256", where),
                     bytes=int(_need(d, "bytes", where)), quantization=dict(d.get("quantization", {})),
-                    data=_file(d["data"], f"{where}.data") if d.get("data") else None)
+                    data=_file(d["data"], f"{where}.data") if d.get("data") else None,
+                    session_options=_session_options(d, where))
+
+
+def _session_options(d: dict, where: str) -> dict:
+    options = d.get("session_options") or {}
+    if not isinstance(options, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in options.items()):
+        raise ManifestError(f"manifest.json: {where}.session_options must map strings to strings")
+    return dict(options)
 
 
 @dataclass(frozen=True)
@@ -114,6 +122,9 @@ class OnnxFile:
     bytes: int = 0
     quantization: dict = field(default_factory=dict)
     data: OnnxFile | None = None  # the file holding its weights (ONNX external data), if apart
+    # onnxruntime session config entries every runtime sets to open this file (the CPU file's
+    # lm_head folds only with them: export/ops.py, FOLD_DEQUANTIZE)
+    session_options: dict = field(default_factory=dict)
 
     @property
     def downloads(self) -> tuple:
@@ -158,6 +169,16 @@ class OnnxInfo:
         ('model.onnx', 246)
         """
         return self.main if backend in GPU_BACKENDS or self.cpu is None else self.cpu
+
+    def file_named(self, name: str) -> OnnxFile | None:
+        """The artifact's graph file called ``name``, if it has one.
+
+        >>> info = OnnxInfo("model.onnx", "ids", None, None, "logits", (),
+        ...                 cpu=OnnxFile("model.cpu.onnx", session_options={"a.b": "1"}))
+        >>> info.file_named("model.cpu.onnx").session_options, info.file_named("x.onnx")
+        ({'a.b': '1'}, None)
+        """
+        return next((f for f in (self.main, self.cpu) if f is not None and f.file == name), None)
 
 
 @dataclass(frozen=True)

@@ -225,13 +225,15 @@ def _cpu_file(tmp, src, maxima, io, adapter, verify, reference_cache, log) -> di
     onnx.save_model(model, tmp / CPU_FILE, save_as_external_data=True, all_tensors_to_one_file=True,
                     location=CPU_DATA, size_threshold=1024)
     del model
+    from .ops import FOLD_DEQUANTIZE
     entry = {"file": CPU_FILE, **mf.file_entry(tmp / CPU_FILE),
-             "data": {"file": CPU_DATA, **mf.file_entry(tmp / CPU_DATA)}, "quantization": cpu_quantization(src)}
+             "data": {"file": CPU_DATA, **mf.file_entry(tmp / CPU_DATA)}, "quantization": cpu_quantization(src),
+             "session_options": FOLD_DEQUANTIZE}
     if verify:
         from .verify import require, verify as run_verify
         log("export: verifying the CPU file against the torch reference")
         result = run_verify(tmp / CPU_FILE, io, src.reference(), src.tokenizer_json, src.chat_template,
-                            "cpu", log=log, reference_cache=reference_cache)
+                            "cpu", log=log, reference_cache=reference_cache, session_options=FOLD_DEQUANTIZE)
         log(f"export: CPU file top-1 agreement {result.top1_agreement:.4f}, mean KL {result.mean_kl:.6f}")
         entry["verification"] = result.as_dict()
         require(result, "cpu")
@@ -254,7 +256,9 @@ def cpu_quantization(src) -> dict:
             "down_proj": "float16, float32 once the session loads (MatMul)",
             "smoothing": {"alpha": ALPHA, "calibration_chats": len(CALIBRATION),
                           "folded_into": "RMS norm weights (q/k/v, gate/up) and v_proj rows (o_proj)"},
-            "embedding": main["embedding"], "lm_head": main["lm_head"], "method": "smoothquant-int8-rows"}
+            "embedding": main["embedding"],
+            "lm_head": main["lm_head"].replace("(Gemm)", "(one DequantizeLinear, then Gemm)"),
+            "method": "smoothquant-int8-rows"}
 
 
 def _graph(src, preset, keep_source_quant, log, adapter=None):

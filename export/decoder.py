@@ -82,7 +82,8 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
                   inv_freq=None, adapter=None, cpu=False) -> "onnx.ModelProto":
     """``cpu``: the CPU file's weight formats (quantize.for_cpu) for the decoder's matmuls, with
     ``weights`` (and ``adapter``) already smoothed (smooth.py); the embedding and lm_head are
-    ``preset``'s as in the main file."""
+    ``preset``'s as in the main file, the lm_head's table from one DequantizeLinear (which a
+    session folds only with ``ops.FOLD_DEQUANTIZE`` set)."""
     if adapter is not None and spec.architecture == "qwen3_5_text":
         raise ExportError("LoRA adapters are supported for llama and qwen3 models, not qwen3_5_text")
     g = Graph(f"{spec.architecture}-decoder")
@@ -152,10 +153,10 @@ def build_decoder(spec: ModelSpec, weights: dict, preset: str, keep_source_quant
     x, _, _, _ = g.node("SkipSimplifiedLayerNormalization", last + [norm], "/model/norm",
                         outputs=4, domain=MS_DOMAIN, epsilon=eps)
     if spec.tie_word_embeddings:
-        logits = tied_lm_head(g, x, embed_handle)
+        logits = tied_lm_head(g, x, embed_handle, dequantize=cpu)
     else:
         head = for_embedding(weights["lm_head.weight"], preset, keep_source_quant)
-        logits = untied_lm_head(g, x, head)
+        logits = untied_lm_head(g, x, head, dequantize=cpu)
     g.output(logits, "logits", FLOAT, [1, 1, spec.vocab_size])
     for _, _, _, present, shape in cache_entries(spec):
         g.output(present, present, FLOAT, ["total_sequence" if d == "past" else d for d in shape])

@@ -101,12 +101,15 @@ def compare(ref: np.ndarray, got: np.ndarray):
 
 
 def verify(model_path, io, reference, tokenizer_json, chat_template, preset, n_tokens=64,
-           log=print, conversations=None, reference_cache=None) -> Verification:
+           log=print, conversations=None, reference_cache=None, session_options=None) -> Verification:
     """``reference_cache``: a dict that keeps torch's continuations and logits between calls on
-    the same reference (the CPU file is verified on the same text as model.onnx)."""
+    the same reference (the CPU file is verified on the same text as model.onnx).
+    ``session_options``: the file's session config entries (its manifest ``session_options``)."""
     import onnxruntime as ort
     options = ort.SessionOptions()
     options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # shared CPU
+    for key, value in (session_options or {}).items():
+        options.add_session_config_entry(key, value)
     session = ort.InferenceSession(str(model_path), options, providers=["CPUExecutionProvider"])
     prompts = prompt_ids(tokenizer_json, chat_template, conversations or chats())
     cache = reference_cache if reference_cache is not None else {}

@@ -28,7 +28,7 @@ export async function load(modelPath) {
   const t0 = performance.now();
   const { graph: onnx, externalData } = await model.fetchGraph(base, files); // as the page loads them
   const fetchMs = performance.now() - t0;
-  const session = await model.createSession("wasm", onnx, manifest, externalData);
+  const session = await model.createSession("wasm", onnx, manifest, externalData, graph.session_options);
   return { session, fetch_ms: fetchMs, session_ms: model.timings.session_ms,
            threads: session.threads };
 }

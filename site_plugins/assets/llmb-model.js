@@ -187,7 +187,9 @@ function size(shape) {
 
 // `externalData`: [{path, data}] for a graph whose weights are in a file of their own (the CPU
 // file's model.cpu.onnx.data): onnxruntime copies each weight from it straight into its tensor.
-export async function createSession(kind, modelBytes, manifest, externalData = []) {
+// `sessionOptions`: the file's `session_options` from the manifest, onnxruntime config entries
+// it needs (the CPU file's lm_head table folds once only with them: export/ops.py).
+export async function createSession(kind, modelBytes, manifest, externalData = [], sessionOptions = {}) {
   const t0 = performance.now();
   let session;
   try {
@@ -195,6 +197,7 @@ export async function createSession(kind, modelBytes, manifest, externalData = [
     session = await ort.InferenceSession.create(modelBytes, {
       executionProviders: [kind],
       ...(externalData.length ? { externalData } : {}),
+      extra: { ...sessionOptions },
       graphOptimizationLevel: "all",
       // ORT's native warnings (a few nodes kept on the CPU under WebGPU) reach console.error.
       logSeverityLevel: 3,

@@ -186,6 +186,78 @@ def test_the_cpu_file_keeps_its_weights_in_a_data_file_the_manifest_lists(defaul
     assert cpu["bytes"] < 1_000_000 < data["bytes"]
 
 
+def _executed_ops(path, options, io, folder):
+    """The op types onnxruntime runs for one token, from its profile: nodes folded when the
+    session started are not among them."""
+    so = ort.SessionOptions()
+    so.enable_profiling, so.profile_file_prefix = True, str(folder / "profile")
+    for key, value in options.items():
+        so.add_session_config_entry(key, value)
+    session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    past = {c["input"]: np.zeros([0 if d == "past" else d for d in c["shape"]], np.float32) for c in io["cache"]}
+    session.run(None, {io["inputs"]["input_ids"]: np.array([[1]], np.int64), **past})
+    events = json.loads(Path(session.end_profiling()).read_text())
+    return {e["args"]["op_name"] for e in events if e.get("cat") == "Node"}
+
+
+def test_the_lm_head_table_is_folded_once_with_the_files_session_options(default_artifact, manifest, tmp_path):
+    """The lm_head's float table comes from one DequantizeLinear of the embedding's 8-bit codes.
+    onnxruntime folds it when the session starts only with the options the manifest lists for
+    the file; without them it dequantizes all 49,152 rows on every run. The native backend sets
+    them from the manifest."""
+    from core.backend_native import NativeBackend
+    from export.ops import FOLD_DEQUANTIZE
+    cpu = manifest["onnx"]["cpu"]
+    assert cpu["session_options"] == FOLD_DEQUANTIZE
+    proto = onnx.load(str(default_artifact / cpu["file"]), load_external_data=False)
+    dq = [n for n in proto.graph.node if n.op_type == "DequantizeLinear"]
+    assert len(dq) == 1 and [n.input[0] for n in proto.graph.node if n.output[0] == dq[0].input[0]] == [
+        "model.embed_tokens.codes"]
+    path = default_artifact / cpu["file"]
+    assert "DequantizeLinear" not in _executed_ops(path, cpu["session_options"], manifest["onnx"], tmp_path)
+    assert "DequantizeLinear" in _executed_ops(path, {}, manifest["onnx"], tmp_path)
+    backend = NativeBackend.from_artifact(default_artifact, runtime="wasm")
+    got = backend.session.get_session_options()
+    assert all(got.get_session_config_entry(k) == v for k, v in cpu["session_options"].items())
+
+
+HEAP_PROBE = """
+let most = 0;
+const grow = WebAssembly.Memory.prototype.grow;
+WebAssembly.Memory.prototype.grow = function (pages) {
+  const before = grow.call(this, pages);
+  most = Math.max(most, this.buffer.byteLength);
+  return before;
+};
+process.on("exit", () => process.stderr.write(`wasm memory ${most}\n`));
+"""
+
+
+def test_the_wasm_session_folds_the_table_when_it_starts_too(default_artifact, manifest, tmp_path):
+    """onnxruntime-web started by core/backend_node.mjs (which passes the file's session options
+    as the page's createSession does) builds the float32 table once, while the session starts:
+    its WASM memory holds one table more than with the options dropped from the manifest, where
+    the DequantizeLinear is left to run on every token (the native test above)."""
+    import subprocess
+    from core.backend_node import MODEL_JS, SESSION
+    probe, module = tmp_path / "probe.mjs", tmp_path / "llmb-model.mjs"
+    probe.write_text(HEAP_PROBE)
+    module.write_text(MODEL_JS.read_text())
+    plain = json.loads(json.dumps(manifest))
+    del plain["onnx"]["cpu"]["session_options"]
+    (tmp_path / "plain.json").write_text(json.dumps(plain))
+
+    def wasm_memory(manifest_path):
+        out = subprocess.run(["node", "--import", probe.as_uri(), str(SESSION), str(module),
+                              str(default_artifact / manifest["onnx"]["cpu"]["file"]), str(manifest_path)],
+                             input="", capture_output=True, text=True, timeout=300)
+        assert '"ready":true' in out.stdout, out.stderr[-2000:]
+        return int(out.stderr.rsplit("wasm memory ", 1)[1].split()[0])
+
+    table = manifest["model"]["vocab_size"] * manifest["model"]["hidden_size"] * 4
+    assert wasm_memory(default_artifact / "manifest.json") - wasm_memory(tmp_path / "plain.json") >= table
+
+
 def test_the_cpu_file_agrees_with_torch_on_unseen_chats(default_artifact):
     """An independent check on chats that neither calibration nor verification used: the CPU
     file's teacher-forced top-1 against the torch reference."""
@@ -199,5 +271,6 @@ def test_the_cpu_file_agrees_with_torch_on_unseen_chats(default_artifact):
         "Write one sentence about the moon.", "How do magnets work?")]
     assert not {c[0]["content"] for c in chats} & set(smooth.CALIBRATION)
     result = verify(default_artifact / "model.cpu.onnx", manifest["onnx"], src.reference(), src.tokenizer_json,
-                    src.chat_template, "cpu", n_tokens=32, log=lambda m: None, conversations=chats)
+                    src.chat_template, "cpu", n_tokens=32, log=lambda m: None, conversations=chats,
+                    session_options=manifest["onnx"]["cpu"]["session_options"])
     assert result.top1_agreement >= 0.95, result

@@ -44,3 +44,18 @@ def test_missing_field_is_named(path, message):
 def test_other_schema_version_is_refused():
     with pytest.raises(ManifestError, match="schema_version 2"):
         Manifest.from_dict({**MINIMAL, "schema_version": 2})
+
+
+def test_a_files_session_options_reach_the_file_each_runtime_loads():
+    cpu = {"file": "model.cpu.onnx", "sha256": "ab", "bytes": 3, "session_options": {"session.x": "1"}}
+    m = Manifest.from_dict({**MINIMAL, "onnx": {**MINIMAL["onnx"], "cpu": cpu}})
+    assert m.onnx.file_for("wasm").session_options == {"session.x": "1"}
+    assert m.onnx.file_for("webgpu").session_options == {}
+    assert m.onnx.file_named("model.cpu.onnx") is m.onnx.cpu and m.onnx.file_named("other.onnx") is None
+
+
+@pytest.mark.parametrize("options", [{"session.x": 1}, ["session.x"], {"session.x": None}])
+def test_session_options_that_are_not_strings_are_named(options):
+    cpu = {"file": "model.cpu.onnx", "sha256": "ab", "bytes": 3, "session_options": options}
+    with pytest.raises(ManifestError, match=r"onnx\.cpu\.session_options must map strings to strings"):
+        Manifest.from_dict({**MINIMAL, "onnx": {**MINIMAL["onnx"], "cpu": cpu}})
