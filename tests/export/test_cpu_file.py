@@ -124,6 +124,27 @@ def test_two_term_layers_add_their_halves():
     assert np.abs(two - reference).max() < np.abs(one - reference).max() / 20
 
 
+@pytest.mark.parametrize("dequantize", [False, True])
+def test_both_forms_of_the_lm_head_table_hold_the_same_floats(dequantize):
+    """model.onnx's four folded nodes and the CPU file's one DequantizeLinear (ops._q8_table)
+    compute (code - 128) * scale for every weight, bit for bit, folded or run."""
+    from export.ops import FOLD_DEQUANTIZE, _q8_table
+    rng = np.random.default_rng(4)
+    rows, cols = 40, 96
+    codes = rng.integers(0, 256, size=(rows, cols // 32, 32), dtype=np.uint8)
+    scales = rng.uniform(1e-4, 1e-1, size=(rows, cols // 32)).astype(np.float32)
+    g = Graph("table")
+    table = _q8_table(g, g.init("codes", codes), g.init("scales", scales), rows, cols, "/t", dequantize)
+    g.output(table, "table", TensorProto.FLOAT, None)
+    want = ((codes.astype(np.float32) - 128) * scales[..., None]).reshape(rows, cols)
+    for options in ({}, FOLD_DEQUANTIZE):
+        so = ort.SessionOptions()
+        for key, value in options.items():
+            so.add_session_config_entry(key, value)
+        got = ort.InferenceSession(g.model().SerializeToString(), so, providers=["CPUExecutionProvider"]).run(None, {})[0]
+        assert got.dtype == np.float32 and np.array_equal(got, want)
+
+
 def test_two_terms_hold_the_weights_to_16_bits():
     w = np.random.default_rng(2).normal(size=(8, 256)).astype(np.float32)
     w[:, 3] *= 40                                               # a smoothed outlier column
