@@ -177,8 +177,8 @@ def _q8_table(g: Graph, codes, scales, rows, cols, path, dequantize=False):
     the folded table takes rows * cols * 4 bytes (113 MB for SmolLM2) while the file keeps 8 bits.
 
     Folded as Cast, Sub, Mul and Reshape, each step's whole output is alive until the session has
-    started: onnxruntime-web's memory, which never shrinks, peaked 494 MB higher than with the
-    same table from one blocked DequantizeLinear (1,093 MB against 599 MB for the default CPU
+    started: onnxruntime-web's memory, which never shrinks, peaked 458 MB higher than with the
+    same table from one blocked DequantizeLinear (1,093 MB against 635 MB for the default CPU
     file, in Node), which folds only with ``FOLD_DEQUANTIZE`` set. ``dequantize`` builds that
     form; the manifest then carries the options for the file.
     """
