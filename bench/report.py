@@ -27,6 +27,7 @@ METRICS = {
     "load_ms": ("model fetch + session create", "ms",
                 lambda r: r["load_ms"] if "load_ms" in r else r.get("fetch_ms", 0) + r["session_ms"]),
     "session_ms": ("session create", "ms", lambda r: r.get("session_ms")),
+    "warm_up_ms": ("warm-up runs after the load (while a reader types)", "ms", lambda r: r.get("warm_up_ms")),
     "peak_mb": ("peak memory (RSS)", "MB", lambda r: r["peak_bytes"] / 1e6),
     "before_model_mb": ("transferred before the model", "MB",
                         lambda r: r["bytes"].get("page", 0) / 1e6 if "bytes" in r else None),

@@ -196,8 +196,12 @@ sys.path.insert(0, '/bench')
 from core import backend_browser as bb
 import bench_loop
 model = await bb.load_model(${JSON.stringify(path)}, "wasm")
+t = js.performance.now()
+warm_up_steps = await model.backend.warmed()   # as plain.js: timed phases start after it
+warm_up_ms = js.performance.now() - t
 `);
             return { fetch_ms: llmb.timings.fetch_ms, session_ms: llmb.timings.session_ms,
+                     warm_up_ms: py.globals.get('warm_up_ms'), warm_up_steps: py.globals.get('warm_up_steps'),
                      threads: py.globals.get('model').threads };
         }""", [src, f"models/{slug}/"])
         row.update(loaded)

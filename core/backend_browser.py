@@ -65,6 +65,10 @@ class BrowserBackend:
     def log_normalizer(self) -> float:
         return float(self._session.logNormalizer())
 
+    async def warmed(self) -> int:
+        """How many runs the session's warm-up made (llmb-model.js ``warmUp``), once it is over."""
+        return int(await self._session.warmed)
+
     def truncate(self, n: int) -> int:
         return int(self._session.truncate(n))
 

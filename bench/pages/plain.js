@@ -2,7 +2,7 @@
 // minimal greedy loop in JavaScript: what the chat would cost without the Python layer.
 import * as model from "../runtime/llmb-model.js";
 
-async function timed(session, prompt, n) {
+export async function timed(session, prompt, n) {
   session.reset();
   const marks = [];
   const t0 = performance.now();
@@ -20,7 +20,8 @@ async function timed(session, prompt, n) {
            fed_tokens: prompt.length + n - 1, reused_tokens: 0, window_ms: [marks[0], marks.at(-1)] };
 }
 
-export async function load(modelPath) {
+// `waitForWarmUp` false: the timed phases may start at once, as a reader who sends straight away.
+export async function load(modelPath, waitForWarmUp = true) {
   const base = new URL(modelPath, new URL("../", import.meta.url)).href;
   const manifest = await (await fetch(base + "manifest.json", { cache: "no-cache" })).json();
   const graph = manifest.onnx.cpu || manifest.onnx; // the file the WASM backend loads, and its weights
@@ -29,8 +30,12 @@ export async function load(modelPath) {
   const { graph: onnx, externalData } = await model.fetchGraph(base, files); // as the page loads them
   const fetchMs = performance.now() - t0;
   const session = await model.createSession("wasm", onnx, manifest, externalData, graph.session_options);
+  // The page warms the session up while the reader types (ModelSession.warmUp); the timed
+  // phases start once that is over, as a reader's first message usually does.
+  const t1 = performance.now();
+  const warmUpSteps = waitForWarmUp ? await session.warmed : null;
   return { session, fetch_ms: fetchMs, session_ms: model.timings.session_ms,
-           threads: session.threads };
+           warm_up_ms: performance.now() - t1, warm_up_steps: warmUpSteps, threads: session.threads };
 }
 
 export async function suite(session, work) {

@@ -210,6 +210,7 @@ export async function createSession(kind, modelBytes, manifest, externalData = [
   const ort = await orts[kind];
   timings.session_ms = performance.now() - t0;
   const modelSession = new ModelSession(ort, session, manifest.onnx, kind);
+  if (kind === "wasm") modelSession.warmUp();
   if (kind === "webgpu") {
     // A lost device (driver reset, GPU reclaimed) never comes back to this onnxruntime instance:
     // the session says so, and the next WebGPU start imports a fresh one.
@@ -224,6 +225,12 @@ export async function createSession(kind, modelBytes, manifest, externalData = [
 
 // The most tokens one WebGPU run reads (ModelSession.feed).
 export const WEBGPU_RUN = 16;
+
+// The single-token runs ModelSession.warmUp spends on a scratch cache. Chromium first runs a
+// page's WebAssembly from its baseline compiler and recompiles the functions that turn out hot in
+// the background; on a two-core machine that recompilation competes with the model for about 30
+// runs, and a reader's first reply decoded at half the speed of the second (bench/bench_warmup.py).
+export const WARM_UP_STEPS = 32;
 
 // One conversation's KV cache on top of an InferenceSession (see core/backend.py for the
 // interface this serves: feed, top, truncate, reset, length).
@@ -240,7 +247,37 @@ export class ModelSession {
     this.adapterScale = 0;
     this.lost = ""; // why the WebGPU device was lost, once it was
     this.lostSignal = null; // settles when it is
+    this.warmed = Promise.resolve(0); // warmUp's runs: settles with how many it made
+    this.warming = false;
     this.reset();
+  }
+
+  // Up to `steps` single-token runs on a cache of their own, thrown away, so that the engine has
+  // compiled its hot code before the reader's first reply (WARM_UP_STEPS). The conversation's cache
+  // is never touched, and the next feed stops the warm-up after the run in flight.
+  warmUp(steps = WARM_UP_STEPS) {
+    if (this.warming) return this.warmed;
+    this.warming = true;
+    this.warmed = (async () => {
+      let past = this.emptyCache();
+      let done = 0;
+      try {
+        while (done < steps && this.warming) {
+          const out = await this.session.run(this.feeds([done % 64 + 32], done, past));
+          past.forEach((t) => t.dispose?.());
+          past = this.io.cache.map((c) => out[c.output]);
+          out[this.io.outputs.logits].dispose?.();
+          done += 1;
+        }
+      } catch (e) {
+        // The reader's own runs will meet the same failure and say it; a warm-up stays quiet.
+      } finally {
+        past.forEach((t) => t.dispose?.());
+        this.warming = false;
+      }
+      return done;
+    })();
+    return this.warmed;
   }
 
   // A new scale makes the cache stale: it was computed with the other weights. Returns whether it changed.
@@ -255,18 +292,26 @@ export class ModelSession {
     return this._length;
   }
 
-  reset() {
-    this.past?.forEach((t) => t.dispose?.());
-    this.past = this.io.cache.map((c) => {
+  emptyCache() {
+    return this.io.cache.map((c) => {
       const shape = c.shape.map((d) => (d === "past" ? 0 : d));
       return new this.ort.Tensor("float32", new Float32Array(size(shape)), shape);
     });
+  }
+
+  reset() {
+    this.past?.forEach((t) => t.dispose?.());
+    this.past = this.emptyCache();
     this._length = 0;
     this.last = null;
   }
 
   async feed(ids) {
     ids = Array.from(ids);
+    if (this.warming) {
+      this.warming = false; // one session runs one thing at a time: the warm-up gives way
+      await this.warmed;
+    }
     // On WebGPU a prefill of 32 tokens or more in one run computes wrong scores (onnxruntime-web
     // 1.30, SwiftShader: 34 tokens at once gave another top-1 margin than WASM, the same tokens fed
     // as 21 + 13 matched WASM exactly), so it goes in runs of at most WEBGPU_RUN tokens.
@@ -276,23 +321,12 @@ export class ModelSession {
 
   async feedOnce(ids) {
     if (this.lost) throw new Error(`the WebGPU device was lost (${this.lost})`);
-    const { ort, io } = this;
+    const { io } = this;
     const n = ids.length;
     const start = this._length;
-    const feeds = { [io.inputs.input_ids]: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, n]) };
-    if (io.inputs.position_ids) {
-      feeds[io.inputs.position_ids] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), [1, n]);
-    }
-    if (io.inputs.attention_mask) {
-      feeds[io.inputs.attention_mask] = new ort.Tensor("int64", new BigInt64Array(start + n).fill(1n), [1, start + n]);
-    }
-    if (this.hasAdapter) {
-      feeds[io.inputs.adapter_scale] = new ort.Tensor("float32", Float32Array.of(this.adapterScale), [1]);
-    }
-    io.cache.forEach((c, i) => { feeds[c.input] = this.past[i]; });
     let out;
     try {
-      out = await this.session.run(feeds);
+      out = await this.session.run(this.feeds(ids, start, this.past));
     } catch (e) {
       // A run that fails because the device went away may fail before the device says so.
       if (this.lostSignal) await Promise.race([this.lostSignal, new Promise((r) => setTimeout(r, 500))]);
@@ -306,6 +340,24 @@ export class ModelSession {
     this.last = logits.data.slice((rows - 1) * width, rows * width);
     logits.dispose?.();
     this._length = start + n;
+  }
+
+  // The inputs of one run: `ids` at positions from `start`, on the cache tensors `past`.
+  feeds(ids, start, past) {
+    const { ort, io } = this;
+    const n = ids.length;
+    const feeds = { [io.inputs.input_ids]: new ort.Tensor("int64", BigInt64Array.from(ids, BigInt), [1, n]) };
+    if (io.inputs.position_ids) {
+      feeds[io.inputs.position_ids] = new ort.Tensor("int64", BigInt64Array.from({ length: n }, (_, i) => BigInt(start + i)), [1, n]);
+    }
+    if (io.inputs.attention_mask) {
+      feeds[io.inputs.attention_mask] = new ort.Tensor("int64", new BigInt64Array(start + n).fill(1n), [1, start + n]);
+    }
+    if (this.hasAdapter) {
+      feeds[io.inputs.adapter_scale] = new ort.Tensor("float32", Float32Array.of(this.adapterScale), [1]);
+    }
+    io.cache.forEach((c, i) => { feeds[c.input] = past[i]; });
+    return feeds;
   }
 
   // The n best scores of the last position: {ids: Int32Array|null, logits: Float64Array}.

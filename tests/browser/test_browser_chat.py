@@ -724,6 +724,56 @@ def test_a_full_cache_keeps_the_model_in_memory(playwright, base_url, artifact):
     assert not watch.foreign and not watch.errors, (watch.foreign, watch.errors)
 
 
+def test_the_warm_up_gives_way_to_the_first_feed_and_leaves_the_conversation_alone(wasm, base_url, artifact):
+    """A WASM session warms up on a cache of its own as soon as it starts (ModelSession.warmUp).
+    A prompt fed at once stops it after the run in flight, never beside it, and scores exactly as
+    the same prompt fed after a warm-up left to finish, which ran all its steps without touching
+    the conversation."""
+    context, watch = wasm
+    page = open_chat(context, watch, base_url)
+    path = f"models/{artifact[1]['model']['slug']}/"
+    got = page.evaluate("""async (path) => {
+        const model = llmb.model;
+        const base = new URL(path, llmb.siteURL).href;
+        const manifest = await (await fetch(base + 'manifest.json')).json();
+        const graph = manifest.onnx.cpu;
+        const files = [graph.file, graph.data.file].map((f) => ({ file: f, ...manifest.files[f] }));
+        const ort = await model.loadOrt('wasm');
+        const proto = ort.InferenceSession.prototype;
+        const run = proto.run;
+        const count = { runs: 0, inFlight: 0, most: 0 };
+        proto.run = async function (...args) {
+            count.runs++; count.most = Math.max(count.most, ++count.inFlight);
+            try { return await run.apply(this, args); } finally { count.inFlight--; }
+        };
+        const ids = Array.from({ length: 12 }, (_, i) => 300 + (i * 53) % 2000);
+        const out = { steps: model.WARM_UP_STEPS };
+        for (const when of ['at once', 'after']) {
+            const got = await model.fetchGraph(base, files);
+            const session = await model.createSession('wasm', got.graph, manifest, got.externalData, graph.session_options);
+            if (when === 'after') out.lengthAfterWarmUp = [await session.warmed, session.length];
+            await session.feed(ids);
+            const best = session.top(5);
+            out[when] = { warmed: await session.warmed, length: session.length,
+                          ids: Array.from(best.ids), logits: Array.from(best.logits) };
+            await session.session.release();
+        }
+        proto.run = run;
+        return { ...out, ...count };
+    }""", path)
+    page.close()
+    steps = got["steps"]
+    assert steps > 0
+    assert got["most"] == 1, got                                   # never two runs at once
+    assert 1 <= got["at once"]["warmed"] < steps, got               # stopped by the feed
+    assert got["lengthAfterWarmUp"] == [steps, 0]                   # all steps, conversation empty
+    assert got["after"]["warmed"] == steps
+    assert got["runs"] == got["at once"]["warmed"] + steps + 2
+    assert got["at once"]["length"] == got["after"]["length"] == 12
+    assert got["at once"]["ids"] == got["after"]["ids"]
+    assert got["at once"]["logits"] == got["after"]["logits"]
+
+
 def test_a_long_prompt_on_webgpu_scores_as_on_wasm(playwright, base_url, artifact):
     """One feed of 40 tokens (a chat's first prompt is about that long): on SwiftShader a single
     WebGPU run of 32 tokens or more scored them wrong (the top-1 logit 0.8 off), so ModelSession
