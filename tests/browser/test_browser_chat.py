@@ -363,6 +363,16 @@ def sent(page, text, chars):
                            arg=[text.strip().replace("\n", ""), chars, STATUS], timeout=MODEL_MS)  # the chat sends it stripped
 
 
+def stop_if_generating(page) -> bool:
+    """Press Stop if the reply is still streaming. The check and the click happen in one task of
+    the page: a reply that ends between a check made from here and Playwright's click leaves a
+    disabled button, which the click would wait on until it timed out."""
+    return page.evaluate("""(sel) => {
+        if (document.querySelector(sel).dataset.phase !== 'generating') return false;
+        document.querySelector('[data-testid="chat-stop"]').click();
+        return true; }""", STATUS)
+
+
 def test_actions_during_a_reply_take_effect_and_the_model_stays_usable(wasm, base_url):
     """Mid-reply: sliders and toggles move and stay moved (they apply from the next message);
     Stop then Enter sends the new message once the reply has ended; New chat leaves an empty chat;
@@ -445,8 +455,7 @@ def test_hostile_text_both_ways_renders_inert_and_the_raw_view_shows_it_exactly(
         box.fill(text)
         box.press("Enter")
         sent(page, text, 30)
-        if page.locator(STATUS).get_attribute("data-phase") == "generating":
-            page.locator('[data-testid="chat-stop"]').click()
+        stop_if_generating(page)
         ready(page)
         assert page.evaluate(INERT) == 0 and page.evaluate("window.pwned") is None
         assert page.locator(".llmb-msg--user > div").last.text_content() == text.replace("\n", "")   # <br> for \n
@@ -508,8 +517,7 @@ for model in bb._models.values():
         box.press("Enter")
         sent(page, text, 8)
         if not tools:
-            if page.locator(STATUS).get_attribute("data-phase") == "generating":
-                page.locator('[data-testid="chat-stop"]').click()
+            stop_if_generating(page)
         ready(page)
         status = page.inner_text(STATUS)
         assert not status.startswith("Could"), (turn, status)
